@@ -1,0 +1,136 @@
+"""E-mail address syntax: pure code, no DNS.
+
+We accept what a mail client's account-setup screen accepts: an unquoted
+dot-atom local part (RFC 5322 §3.2.3, with UTF-8 allowed as in RFC 6531) and
+a domain name that IDNA 2008 / UTS #46 can turn into ASCII, so that
+``user@bücher.example`` is looked up as ``xn--bcher-kva.example`` and shown
+to people in Unicode.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from advisor.errors import AddressError
+
+# RFC 5321 §4.5.3.1: limits on the parts of an address.
+MAX_LOCAL_PART_OCTETS = 64
+MAX_DOMAIN_OCTETS = 253
+MAX_LABEL_OCTETS = 63
+
+# RFC 5322 atext, plus any non-ASCII character (RFC 6531 UTF8-non-ascii).
+_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~\-\u0080-\U0010FFFF]"
+_DOT_ATOM = re.compile(rf"{_ATEXT}+(?:\.{_ATEXT}+)*")
+_LDH_LABEL = re.compile(r"[a-z0-9](?:[a-z0-9-]*[a-z0-9])?")
+
+
+@dataclass(frozen=True)
+class EmailAddress:
+    local_part: str
+    domain: str  # Unicode form, lower case: for people
+    domain_ascii: str  # A-labels, lower case: for DNS and TLS
+
+    @property
+    def address(self) -> str:
+        """The address as people read it (Unicode domain)."""
+        return f"{self.local_part}@{self.domain}"
+
+    @property
+    def address_ascii(self) -> str:
+        """The address with the domain in A-labels, as sent on the wire."""
+        return f"{self.local_part}@{self.domain_ascii}"
+
+    def __str__(self) -> str:
+        return self.address
+
+
+def _show(text: str, limit: int = 60) -> str:
+    """Quote user input for a one-line message, shortened if huge."""
+    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
+
+
+def parse_address(text: str) -> EmailAddress:
+    """Parse ``text`` or raise :class:`AddressError` saying what is wrong."""
+    raw = text.strip()
+    if not raw:
+        raise AddressError("the e-mail address is empty")
+    if raw.startswith('"') or '"' in raw.rpartition("@")[0]:
+        raise AddressError(
+            f"{_show(raw)} has a quoted local part; mail providers do not issue such addresses"
+        )
+    if any(ch.isspace() for ch in raw):
+        raise AddressError(f"{_show(text)} contains a space; an e-mail address has none")
+    if raw.count("@") != 1:
+        what = "no" if "@" not in raw else "more than one"
+        raise AddressError(f"{_show(raw)} has {what} '@'; expected name@domain")
+    local, domain = raw.split("@")
+    if not local:
+        raise AddressError(f"{_show(raw)} has nothing before the '@'")
+    if not domain:
+        raise AddressError(f"{_show(raw)} has no domain after the '@'")
+    if not _DOT_ATOM.fullmatch(local):
+        raise AddressError(
+            f"the local part {_show(local)} is not valid (dots at the ends, two dots in a row,"
+            " or characters such as ( ) , : ; < > @ [ \\ ])"
+        )
+    if len(local.encode()) > MAX_LOCAL_PART_OCTETS:
+        raise AddressError(
+            f"the local part is {len(local.encode())} bytes long; at most {MAX_LOCAL_PART_OCTETS}"
+        )
+    ascii_domain, unicode_domain = normalise_domain(domain)
+    return EmailAddress(local_part=local, domain=unicode_domain, domain_ascii=ascii_domain)
+
+
+def normalise_domain(domain: str) -> tuple[str, str]:
+    """Return ``(ascii, unicode)`` forms of a domain name or raise AddressError."""
+    import idna  # a dependency of httpx; imported here to keep start-up light
+
+    name = domain.strip().rstrip(".")
+    if name.startswith("[") or re.fullmatch(r"[0-9.]+", name):
+        raise AddressError(f"{_show(domain)} is an address literal; a domain name is needed")
+    if not name:
+        raise AddressError("the domain is empty")
+    for label in name.split("."):
+        if not label:
+            raise AddressError(f"the domain {_show(domain)} has an empty label (two dots in a row)")
+        if len(label.encode()) > MAX_LABEL_OCTETS * 4 or (
+            label.isascii() and len(label) > MAX_LABEL_OCTETS
+        ):
+            raise AddressError(
+                f"the label {_show(label, 24)} of the domain is longer than {MAX_LABEL_OCTETS}"
+                f" bytes; at most {MAX_LABEL_OCTETS}"
+            )
+    if name.isascii() and len(name) > MAX_DOMAIN_OCTETS:
+        raise AddressError(f"the domain is {len(name)} bytes long; at most {MAX_DOMAIN_OCTETS}")
+    try:
+        ascii_name = idna.encode(name, uts46=True).decode("ascii")
+    except idna.IDNAError as exc:
+        raise AddressError(f"the domain {_show(domain)} is not a valid host name: {exc}") from None
+    labels = ascii_name.split(".")
+    for label in labels:
+        if len(label) > MAX_LABEL_OCTETS:
+            raise AddressError(
+                f"the label {label[:20]}... of the domain is {len(label)} bytes long;"
+                f" at most {MAX_LABEL_OCTETS}"
+            )
+        if not _LDH_LABEL.fullmatch(label):
+            raise AddressError(
+                f"the domain {_show(domain)} has the label {label!r}: only letters, digits and"
+                " inner hyphens are allowed"
+            )
+    if len(ascii_name) > MAX_DOMAIN_OCTETS:
+        raise AddressError(
+            f"the domain is {len(ascii_name)} bytes long; at most {MAX_DOMAIN_OCTETS}"
+        )
+    if len(labels) < 2:
+        raise AddressError(
+            f"the domain {_show(domain)} has a single label; expected e.g. example.com"
+        )
+    if labels[-1].isdigit():
+        raise AddressError(f"the domain {_show(domain)} ends in a number; it is not a host name")
+    try:
+        unicode_name = idna.decode(ascii_name)
+    except idna.IDNAError:
+        unicode_name = ascii_name
+    return ascii_name, unicode_name

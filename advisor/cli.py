@@ -1,0 +1,205 @@
+"""The ``advisor`` command: parses, calls, renders; nothing else.
+
+Exit codes: 0 a usable configuration was found; 3 nothing usable (the report
+is still printed); 1 a problem the user can fix (one line, no traceback);
+2 usage; 130 interrupted (Ctrl-C).
+
+Heavy modules (dnspython, rich, the probes) are imported inside the commands
+so that ``advisor --help`` costs little more than importing typer.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+
+from advisor.errors import AdvisorError
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+EXIT_OK = 0
+EXIT_USER_ERROR = 1
+EXIT_USAGE = 2
+EXIT_NOTHING_USABLE = 3
+EXIT_INTERRUPTED = 130
+
+app = typer.Typer(
+    name="advisor",
+    help="Mail Setup Advisor: find how a mailbox is reached and configure mail clients.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    # Plain click-style help: rich-formatted help imports ~60 ms of rich and
+    # markdown-it on every `--help`, for decoration only.
+    rich_markup_mode=None,
+    context_settings={"help_option_names": ["-h", "--help"]},
+)
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)
+    ] = False,
+) -> None:
+    """Mail Setup Advisor: find how a mailbox is reached and configure mail clients."""
+    if version:
+        from advisor import __version__
+
+        sys.stdout.write(f"advisor {__version__}\n")
+        raise typer.Exit(EXIT_OK)
+
+
+@app.command()
+def discover(
+    address: Annotated[str, typer.Argument(help="The e-mail address, e.g. jane@example.com.")],
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (advisor.discovery/1).")
+    ] = False,
+    dns: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--dns",
+            metavar="HOST[:PORT]",
+            envvar="ADVISOR_DNS",
+            help="DNS server to ask instead of the system's (repeatable).",
+        ),
+    ] = None,
+    ca_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--ca-file",
+            metavar="PEM",
+            envvar="ADVISOR_CA_FILE",
+            help="Extra trusted CA certificates, added to the system store.",
+        ),
+    ] = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Overall time budget."),
+    ] = 10.0,
+    wait_all: Annotated[
+        bool,
+        typer.Option(
+            "--wait-all", help="Wait for every probe (up to --timeout), not just for the answer."
+        ),
+    ] = False,
+    all_steps: Annotated[
+        bool, typer.Option("--all-steps", help="Also list the probes that found nothing.")
+    ] = False,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
+    ] = False,
+) -> None:
+    """Find every way to reach the mailbox: DNS, SRV, guessing, live probes."""
+    _set_debug(debug)
+    from advisor.address import parse_address
+    from advisor.discovery import Discovery
+    from advisor.net.resolver import DnsClient, parse_nameservers
+    from advisor.net.trust import client_context
+
+    parsed = parse_address(address)
+    dns_client = DnsClient(parse_nameservers(dns or []))
+    context = client_context(ca_file)
+    observer = None if json_output else _progress_observer()
+    try:
+        engine = Discovery(
+            parsed,
+            dns=dns_client,
+            tls_context=context,
+            timeout=timeout,
+            observer=observer,
+            wait_all=wait_all,
+        )
+        report = engine.run()
+    finally:
+        if observer is not None:
+            observer.close()
+    if json_output:
+        import json
+
+        from advisor.report import to_json
+
+        sys.stdout.write(json.dumps(to_json(report), ensure_ascii=False, indent=2) + "\n")
+    else:
+        from advisor.report import render_text
+
+        render_text(report, _console(), all_steps=all_steps)
+    raise typer.Exit(EXIT_OK if report.usable else EXIT_NOTHING_USABLE)
+
+
+# ------------------------------------------------------------------ helpers
+
+
+class _Progress:
+    """A one-line live status on stderr while discovery runs (only on a terminal)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+
+        self._console = Console(stderr=True)
+        self._status = self._console.status("Discovering...")
+        self._status.start()
+        self._count = 0
+
+    def step(self, step: object) -> None:
+        self._count += 1
+        target = getattr(step, "target", "")
+        self._status.update(f"Discovering... {self._count} steps done, last: {target}")
+
+    def close(self) -> None:
+        self._status.stop()
+
+
+def _progress_observer() -> _Progress | None:
+    return _Progress() if sys.stderr.isatty() else None
+
+
+def _console() -> Console:
+    from rich.console import Console
+
+    # rich honours NO_COLOR itself; width falls back to 80 when not a terminal.
+    return Console(highlight=False, soft_wrap=False)
+
+
+_DEBUG = False
+
+
+def _set_debug(flag: bool) -> None:
+    global _DEBUG  # noqa: PLW0603 - one process, one command: a module flag is enough
+    _DEBUG = flag or os.environ.get("ADVISOR_DEBUG") == "1"
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Entry point: maps every outcome to the documented exit code."""
+    try:
+        # Not standalone: typer's own handler would turn Ctrl-C into exit 1.
+        code = app(args=argv, standalone_mode=False)
+    except (KeyboardInterrupt, typer.Abort):
+        sys.stderr.write("\nadvisor: interrupted\n")
+        code = EXIT_INTERRUPTED
+    except typer.Exit as exc:
+        code = getattr(exc, "exit_code", EXIT_OK)
+    except AdvisorError as exc:
+        sys.stderr.write(f"advisor: error: {exc}\n")
+        code = exc.exit_code
+    except typer.TyperException as exc:  # usage errors: unknown option, bad value
+        show = getattr(exc, "show", None)
+        if show is not None:
+            show()
+        else:
+            sys.stderr.write(f"advisor: {exc.format_message()}\n")
+        code = exc.exit_code
+    except Exception as exc:
+        if _DEBUG:
+            raise
+        sys.stderr.write(
+            f"advisor: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n"
+        )
+        code = EXIT_USER_ERROR
+    sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -1,0 +1,203 @@
+"""Rendering a discovery report: JSON (the ``advisor.discovery/1`` contract) and text.
+
+Pure functions from a report to data or text; the CLI decides where it goes.
+The JSON keys listed in the README are a contract: later versions add keys,
+never rename or remove them.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from advisor.models import (
+    Candidate,
+    CertificateFacts,
+    DiscoveryReport,
+    ExchangeFacts,
+    ProbeResult,
+    ProviderFacts,
+    Step,
+    StepStatus,
+)
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+SCHEMA = "advisor.discovery/1"
+
+
+def _ms(value: float | None) -> float | None:
+    return None if value is None else round(value, 1)
+
+
+def _certificate(cert: CertificateFacts | None) -> dict[str, Any] | None:
+    if cert is None:
+        return None
+    return {
+        "subject": cert.subject,
+        "names": list(cert.names),
+        "issuer": cert.issuer,
+        "not_before": cert.not_before,
+        "not_after": cert.not_after,
+        "valid": cert.valid,
+        "error": cert.error,
+    }
+
+
+def _probe(result: ProbeResult | None) -> dict[str, Any] | None:
+    if result is None:
+        return None
+    facts = result.facts
+    return {
+        "status": str(result.status),
+        "detail": result.detail,
+        "address": result.address,
+        "connect_ms": _ms(result.connect_ms),
+        "elapsed_ms": _ms(result.elapsed_ms),
+        "greeting": facts.greeting,
+        "capabilities": list(facts.capabilities_after or facts.capabilities_before),
+        "capabilities_before_starttls": list(facts.capabilities_before)
+        if facts.capabilities_after
+        else None,
+        "login_disabled": facts.login_disabled,
+        "tls": None
+        if facts.tls is None
+        else {
+            "version": facts.tls.version,
+            "cipher": facts.tls.cipher,
+            "certificate": _certificate(facts.tls.certificate),
+        },
+    }
+
+
+def candidate_json(c: Candidate) -> dict[str, Any]:
+    return {
+        "protocol": str(c.endpoint.protocol),
+        "hostname": c.endpoint.hostname,
+        "port": c.endpoint.port,
+        "security": str(c.endpoint.security),
+        "username": c.username,
+        "auth": list(c.auth),
+        "verified": c.verified,
+        "sources": [str(s) for s in c.sources],
+        "srv_priority": c.srv_priority,
+        "probe": _probe(c.probe),
+    }
+
+
+def _exchange(e: ExchangeFacts | None) -> dict[str, Any] | None:
+    if e is None:
+        return None
+    return {
+        "ews_url": e.ews_url,
+        "activesync_url": e.activesync_url,
+        "autodiscover_url": e.autodiscover_url,
+        "auth": list(e.auth),
+        "hosted": e.hosted,
+    }
+
+
+def _provider(p: ProviderFacts | None) -> dict[str, Any] | None:
+    if p is None:
+        return None
+    return {"id": p.id, "name": p.name, "hosted_by": p.hosted_by}
+
+
+def step_json(s: Step) -> dict[str, Any]:
+    return {
+        "source": s.source,
+        "target": s.target,
+        "status": str(s.status),
+        "trusted": s.trusted,
+        "elapsed_ms": round(s.elapsed_ms, 1),
+        "detail": s.detail,
+    }
+
+
+def to_json(report: DiscoveryReport) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "address": report.address,
+        "domain": report.domain,
+        "domain_ascii": report.domain_ascii,
+        "incoming": [candidate_json(c) for c in report.incoming],
+        "outgoing": [candidate_json(c) for c in report.outgoing],
+        "exchange": _exchange(report.exchange),
+        "provider": _provider(report.provider),
+        "steps": [step_json(s) for s in report.steps],
+        "warnings": list(report.warnings),
+        "elapsed_ms": round(report.elapsed_ms, 1),
+        "usable": report.usable,
+    }
+
+
+# ------------------------------------------------------------------- text
+
+_STATUS_STYLE = {
+    StepStatus.FOUND: "green",
+    StepStatus.NOT_FOUND: "dim",
+    StepStatus.ERROR: "red",
+    StepStatus.TIMEOUT: "yellow",
+    StepStatus.SKIPPED: "dim",
+}
+_STEP_ORDER = {"srv": 0, "mx": 1, "dns": 2, "probe": 9}
+
+
+def _server_line(c: Candidate) -> str:
+    mark = "verified" if c.verified else "NOT verified"
+    auth = f", auth {' '.join(c.auth)}" if c.auth else ""
+    sources = "/".join(str(s) for s in c.sources)
+    return (
+        f"{c.endpoint.protocol.name} {c.endpoint.hostname}:{c.endpoint.port}"
+        f" {c.endpoint.security.name} - {mark}{auth} (from {sources})"
+    )
+
+
+def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = False) -> None:
+    """The human report: steps, chosen servers, warnings. Fits 80 columns."""
+    from rich.markup import escape
+    from rich.table import Table
+
+    console.print(f"[bold]Discovery for {escape(report.address)}[/bold]")
+    table = Table(show_header=True, header_style="bold", expand=False, pad_edge=False)
+    table.add_column("source", no_wrap=True)
+    table.add_column("target", overflow="fold")
+    table.add_column("status", no_wrap=True)
+    table.add_column("ms", justify="right", no_wrap=True)
+    table.add_column("detail", overflow="fold")
+    hidden = 0
+    for step in sorted(report.steps, key=lambda s: (_STEP_ORDER.get(s.source, 5), s.target)):
+        boring = step.source == "probe" and step.status in (
+            StepStatus.NOT_FOUND,
+            StepStatus.SKIPPED,
+        )
+        if boring and not all_steps:
+            hidden += 1
+            continue
+        style = _STATUS_STYLE[step.status]
+        status = f"[{style}]{step.status}[/{style}]" + (" *" if step.trusted else "")
+        table.add_row(
+            step.source, escape(step.target), status, f"{step.elapsed_ms:.0f}", escape(step.detail)
+        )
+    console.print(table)
+    notes = ["* trusted: DNSSEC-validated or TLS with a valid certificate"]
+    if hidden:
+        notes.append(f"{hidden} probes found nothing or were not needed (--all-steps shows them)")
+    console.print("[dim]" + "; ".join(notes) + "[/dim]")
+
+    if report.provider is not None:
+        console.print(f"Provider: [bold]{escape(report.provider.name)}[/bold]")
+    for title, candidates in (("Incoming", report.incoming), ("Outgoing", report.outgoing)):
+        if not candidates:
+            console.print(f"{title}: [red]nothing found[/red]")
+            continue
+        best, rest = candidates[0], candidates[1:]
+        colour = "green" if best.verified else "yellow"
+        console.print(f"{title}: [{colour}]{escape(_server_line(best))}[/{colour}]")
+        console.print(f"  username: {escape(best.username)}")
+        for other in rest:
+            console.print(f"  also: {escape(_server_line(other))}", style="dim")
+    for warning in report.warnings:
+        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+    verdict = "usable configuration found" if report.usable else "no usable configuration found"
+    console.print(f"{verdict} in {report.elapsed_ms / 1000:.2f} s")
