@@ -1,0 +1,1 @@
+"""Network plumbing shared by the sources and the probes: DNS, TCP, TLS, budgets."""
