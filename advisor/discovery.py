@@ -132,7 +132,7 @@ class Discovery:
         self._cancel = threading.Event()
         self._probes: dict[tuple[str, str, int, str], _Probe] = {}
         self._steps: list[Step] = []
-        self._pending_sources = 0
+        self._pending_sources: dict[tuple[str, str], float] = {}  # label -> start time
         self._srv: list[srv.SrvLookup] = []
         self._dns_answers: dict[str, DnsAnswer] = {}
         self._hosts: dict[str, tuple[threading.Event, list[AddressAnswer]]] = {}
@@ -146,14 +146,18 @@ class Discovery:
         self._started = self._clock()
         self._deadline = self._started + self._timeout
         for service, protocol, security in srv.SERVICES:
-            self._start_source(self._srv_task, service, protocol, security)
+            label = ("srv", f"{service}.{self.domain}")
+            self._start_source(label, self._srv_task, service, protocol, security)
         for rdtype, name in (("MX", self.domain), ("TXT", self.domain)):
-            self._start_source(self._hint_task, rdtype, name)
-        self._start_source(self._hint_task, "CNAME", f"autodiscover.{self.domain}")
+            label = ("mx" if rdtype == "MX" else "dns", f"{name} {rdtype}")
+            self._start_source(label, self._hint_task, rdtype, name)
+        autodiscover = f"autodiscover.{self.domain}"
+        self._start_source(("dns", f"{autodiscover} CNAME"), self._hint_task, "CNAME", autodiscover)
         # Sanity check of the resolver itself: if even the top-level domain
         # "does not exist", the resolver's view is filtered or offline (captive
         # portals, closed networks), and "no such domain" would be a false verdict.
-        self._start_source(self._hint_task, "SOA", self.domain.rsplit(".", 1)[-1] + ".")
+        tld = self.domain.rsplit(".", 1)[-1] + "."
+        self._start_source(("dns", f"{tld} SOA"), self._hint_task, "SOA", tld)
         with self._lock:
             for endpoint in guess.guesses(self.domain):
                 self._add_endpoint(endpoint, Source.GUESS)
@@ -183,17 +187,24 @@ class Discovery:
 
     # -------------------------------------------------------------- sources
 
-    def _start_source(self, task: Callable[..., None], *args: object) -> None:
+    def _start_source(
+        self, label: tuple[str, str], task: Callable[..., None], *args: object
+    ) -> None:
+        """Run a DNS source in its own thread; ``label`` = (step source, step target)."""
         with self._lock:
-            self._pending_sources += 1
-        threading.Thread(target=self._source_wrapper, args=(task, *args), daemon=True).start()
+            self._pending_sources[label] = self._clock()
+        threading.Thread(
+            target=self._source_wrapper, args=(label, task, *args), daemon=True
+        ).start()
 
-    def _source_wrapper(self, task: Callable[..., None], *args: object) -> None:
+    def _source_wrapper(
+        self, label: tuple[str, str], task: Callable[..., None], *args: object
+    ) -> None:
         try:
             task(*args)
         finally:
             with self._lock:
-                self._pending_sources -= 1
+                self._pending_sources.pop(label, None)
                 self._lock.notify_all()
 
     def _srv_task(self, service: str, protocol: Protocol, security: Security) -> None:
@@ -223,6 +234,11 @@ class Discovery:
     def _hint_task(self, rdtype: str, name: str) -> None:
         answer = self._dns.query(name, rdtype, deadline=self._deadline)
         status, detail = _dns_step_status(answer)
+        if rdtype == "SOA" and answer.status in (DnsStatus.ERROR, DnsStatus.TIMEOUT):
+            # An authoritative-only server (an internal DNS given with --dns)
+            # refuses names outside its zones: that says nothing about the network.
+            status = StepStatus.SKIPPED
+            detail = f"sanity check not possible: {detail}"
         if answer.found:
             if rdtype == "MX":
                 hosts, null_mx = dnshints.mx_hosts(answer)
@@ -450,6 +466,16 @@ class Discovery:
         """Called with the lock held: a consistent snapshot."""
         warnings: list[str] = []
         steps = list(self._steps)
+        for (source, target), started in self._pending_sources.items():
+            steps.append(
+                Step(
+                    source,
+                    target,
+                    StepStatus.TIMEOUT,
+                    (now - started) * 1000,
+                    "no DNS answer within the time budget",
+                )
+            )
         incoming: list[tuple[tuple[int, ...], Candidate]] = []
         outgoing: list[tuple[tuple[int, ...], Candidate]] = []
         for p in self._probes.values():
@@ -534,36 +560,61 @@ class Discovery:
             elif result is not None and not result.spoke_protocol and Source.GUESS not in c.sources:
                 named = "/".join(s.value for s in c.sources)
                 out.append(f"{where} named by {named} did not answer: {result.detail}")
-        # Disagreements: what SRV names against what the probes found.
+        out.extend(self._srv_disagreements(incoming, outgoing))
+        return out
+
+    def _srv_disagreements(self, incoming: list[Candidate], outgoing: list[Candidate]) -> list[str]:
+        """Say where SRV records and the chosen servers differ, naming both sides."""
+        out: list[str] = []
         for lookup in self._srv:
-            best = next(
+            if not lookup.not_offered:
+                continue
+            offered = next(
                 (
                     c
                     for c in incoming + outgoing
-                    if c.verified and c.endpoint.protocol is lookup.protocol
+                    if c.verified
+                    and c.endpoint.protocol is lookup.protocol
+                    and c.endpoint.security is lookup.security
                 ),
                 None,
             )
-            if lookup.not_offered and best is not None:
+            if offered is not None:
                 out.append(
-                    f"SRV {lookup.query_name} says {lookup.protocol.name} is not offered,"
-                    f" yet {best.endpoint.hostname}:{best.endpoint.port} answers it"
+                    f"SRV {lookup.query_name} says this service is not offered, yet"
+                    f" {offered.endpoint} answers it"
                 )
-            elif lookup.targets and best is not None and Source.SRV not in best.sources:
-                first = lookup.targets[0].endpoint
-                if first.security is best.endpoint.security:
-                    out.append(
-                        f"SRV {lookup.query_name} names {first.hostname}:{first.port}, but"
-                        f" {best.endpoint.hostname}:{best.endpoint.port} was chosen:"
-                        f" found by {'/'.join(s.value for s in best.sources)} and verified live"
-                    )
+        for candidates, incoming_side in ((incoming, True), (outgoing, False)):
+            chosen = candidates[0] if candidates and candidates[0].verified else None
+            named = sorted(
+                (
+                    t
+                    for lookup in self._srv
+                    if lookup.protocol.incoming is incoming_side
+                    for t in lookup.targets
+                ),
+                key=lambda t: (t.priority, _SECURITY_RANK[t.endpoint.security]),
+            )
+            if chosen is None or not named or Source.SRV in chosen.sources:
+                continue
+            first = named[0].endpoint
+            why = (
+                "implicit TLS is preferred (RFC 8314)"
+                if chosen.endpoint.security is Security.SSL and first.security is not Security.SSL
+                else "the server SRV names did not verify"
+            )
+            out.append(
+                f"SRV names {first}, but {chosen.endpoint} was chosen: found by"
+                f" {'/'.join(s.value for s in chosen.sources)}, verified live; {why}"
+            )
         return out
 
     def _dns_warnings(self, hints: dnshints.Hints) -> list[str]:
         out: list[str] = []
         answers = [lookup.answer for lookup in self._srv] + list(self._dns_answers.values())
         mx = self._dns_answers.get("MX")
-        if answers and all(a.status in (DnsStatus.TIMEOUT, DnsStatus.ERROR) for a in answers):
+        answered = any(a.status not in (DnsStatus.TIMEOUT, DnsStatus.ERROR) for a in answers)
+        if not answered and (answers or self._pending_sources):
             out.append(
                 f"the DNS server ({self._dns.describe()}) answered no query: results are"
                 " incomplete; check the network or use --dns"
