@@ -178,10 +178,9 @@ def _set_debug(flag: bool) -> None:
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every outcome to the documented exit code."""
     try:
-        # Not standalone: typer's own handler would turn Ctrl-C into exit 1.
+        # Not standalone: our errors get our exit codes and one-line messages.
         code = app(args=argv, standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
-        sys.stderr.write("\nadvisor: interrupted\n")
         code = EXIT_INTERRUPTED
     except typer.Exit as exc:
         code = getattr(exc, "exit_code", EXIT_OK)
@@ -202,4 +201,6 @@ def main(argv: list[str] | None = None) -> None:
             f"advisor: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n"
         )
         code = EXIT_USER_ERROR
+    if code == EXIT_INTERRUPTED:  # typer itself also turns Ctrl-C into 130
+        sys.stderr.write("\nadvisor: interrupted\n")
     sys.exit(code if isinstance(code, int) else EXIT_OK)

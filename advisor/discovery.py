@@ -145,6 +145,11 @@ class Discovery:
     def run(self) -> DiscoveryReport:
         self._started = self._clock()
         self._deadline = self._started + self._timeout
+        # Probes first: they are the long pole, and each thread start waits for
+        # the new thread to run, which costs more once DNS threads compete.
+        with self._lock:
+            for endpoint in guess.guesses(self.domain):
+                self._add_endpoint(endpoint, Source.GUESS)
         for service, protocol, security in srv.SERVICES:
             label = ("srv", f"{service}.{self.domain}")
             self._start_source(label, self._srv_task, service, protocol, security)
@@ -158,9 +163,6 @@ class Discovery:
         # portals, closed networks), and "no such domain" would be a false verdict.
         tld = self.domain.rsplit(".", 1)[-1] + "."
         self._start_source(("dns", f"{tld} SOA"), self._hint_task, "SOA", tld)
-        with self._lock:
-            for endpoint in guess.guesses(self.domain):
-                self._add_endpoint(endpoint, Source.GUESS)
         try:
             with self._lock:
                 while True:

@@ -378,3 +378,30 @@ def test_human_report_fits_80_columns(lab: Lab) -> None:
     assert max(len(line) for line in lines) <= 80
     assert "\x1b[" not in result.stdout  # NO_COLOR and not a terminal: no escapes
     assert any(line.startswith("Incoming: IMAP imap.human.test:993 SSL") for line in lines)
+
+
+def test_ctrl_c_exits_130_at_once(lab: Lab) -> None:
+    import signal
+    import time
+
+    lab.zone("slow.test")
+    lab.firewalled("mail.slow.test", ports=(993, 143))
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "advisor", "discover", "a@slow.test", "--dns", lab.dns_spec],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env=env,
+    )
+    try:
+        time.sleep(1.5)  # imports done, probes hanging on the dropped ports
+        proc.send_signal(signal.SIGINT)
+        _, err = proc.communicate(timeout=5)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130
+    assert "interrupted" in err
+    assert "Traceback" not in err
