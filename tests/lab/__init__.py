@@ -1,5 +1,6 @@
 """The real-server test lab: a throw-away CA, an in-process DNS server, Dovecot,
-aiosmtpd and misbehaving TCP servers on their own loopback addresses.
+aiosmtpd, an HTTPS/HTTP web server with virtual hosts and misbehaving TCP servers on
+their own loopback addresses.
 
 Start with ``Lab`` (tests/lab/servers.py) or the fixtures in tests/conftest.py.
 """
@@ -26,6 +27,7 @@ from .hostile import (
 from .servers import DEFAULT_USERS, STANDARD_PORTS, Lab, allocate_ip
 from .smtp import SmtpServer
 from .support import require
+from .web import Handshake, Request, Response, WebServer
 
 __all__ = [
     "DEFAULT_USERS",
@@ -38,17 +40,21 @@ __all__ = [
     "EndlessGreeting",
     "EndlessLines",
     "Garbage",
+    "Handshake",
     "HostileServer",
     "Lab",
     "LabCA",
     "LabError",
     "QueryLogEntry",
+    "Request",
     "Reset",
+    "Response",
     "Silent",
     "SlowDrip",
     "SmtpServer",
     "TlsBanner",
     "Unavailable",
+    "WebServer",
     "WrongProtocol",
     "allocate_ip",
     "require",

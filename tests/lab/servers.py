@@ -5,6 +5,8 @@
     lab.dovecot("imap.example.test", "pop3.example.test")   # new IP, A records, cert
     lab.smtp("smtp.example.test")                 # 587 STARTTLS + 465
     lab.hostile(Blackhole, "mail.example.test", 993)
+    site = lab.web("example.test", "autoconfig.example.test")   # HTTPS 443 + HTTP 80
+    site.route("autoconfig.example.test", "GET", "/mail/config-v1.1.xml", xml(CONFIG))
     lab.dns_spec, lab.ca_file                     # --dns / --ca-file for the product
     lab.close()
 
@@ -35,6 +37,7 @@ from .dovecot import Dovecot
 from .errors import Unavailable
 from .hostile import Blackhole
 from .smtp import SmtpServer
+from .web import WebServer
 
 __all__ = ["DEFAULT_USERS", "STANDARD_PORTS", "Lab", "allocate_ip"]
 
@@ -207,6 +210,42 @@ class Lab:
         if names:
             options.setdefault("hostname", names[0])
         server = SmtpServer(ip, cert, self.users if users is None else users, **options)
+        return self.serve(server)
+
+    def web(
+        self,
+        *names: str,
+        ip: str | None = None,
+        cert: CertFiles | None = None,
+        https_port: int | None = 443,
+        http_port: int | None = 80,
+        **options: Any,
+    ) -> WebServer:
+        """Start a ``WebServer`` (tests/lab/web.py) with virtual hosts ``names``, all on
+        one IP (the first name's, or ``ip``); default certificate: the lab CA's for
+        ``names`` + the IP.  If this lab already runs a web server on that IP with the
+        same ports, ``names`` are added to it as vhosts (with ``cert``, or a new
+        certificate for them) and it is returned.  ``options`` go to ``WebServer``
+        (``max_body``, ``idle_timeout``).  A vhost with its own (bad) certificate:
+        ``site.host("bad.example.test", cert=lab.ca.issue_expired("bad.example.test"))``.
+        """
+        ip = self._ip_for(names, ip)
+        for running in self._servers:
+            if (
+                isinstance(running, WebServer)
+                and running.ip == ip
+                and (running.https_port, running.http_port) == (https_port, http_port)
+            ):
+                if cert is None and names and https_port is not None:
+                    cert = self.ca.issue(*names, ip)
+                for name in names:
+                    running.host(name, cert)
+                return running
+        if cert is None and https_port is not None:
+            cert = self.ca.issue(*names, ip)
+        server = WebServer(ip, cert, https_port=https_port, http_port=http_port, **options)
+        for name in names:
+            server.host(name)
         return self.serve(server)
 
     def hostile(self, cls: Callable[..., S], name_or_ip: str, port: int, **options: Any) -> S:
