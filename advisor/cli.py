@@ -55,34 +55,96 @@ def _root(
         raise typer.Exit(EXIT_OK)
 
 
+# Options shared by every command that runs a discovery (discover, and later
+# recommend, export, onboard): declared once so they cannot drift apart.
+DnsOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--dns",
+        metavar="HOST[:PORT]",
+        envvar="ADVISOR_DNS",
+        help="DNS server to ask instead of the system's (repeatable).",
+    ),
+]
+CaFileOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--ca-file",
+        metavar="PEM",
+        envvar="ADVISOR_CA_FILE",
+        help="Extra trusted CA certificates, added to the system store.",
+    ),
+]
+TimeoutOpt = Annotated[
+    float, typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Overall time budget.")
+]
+NoSendAddressOpt = Annotated[
+    bool,
+    typer.Option(
+        "--no-send-address",
+        help="Do not send the address to the domain's autoconfig server (privacy).",
+    ),
+]
+IspdbOpt = Annotated[
+    str,
+    typer.Option("--ispdb-url", metavar="URL", help="Base URL of the ISPDB (Thunderbird's)."),
+]
+ConfigDirOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--config-dir",
+        metavar="DIR",
+        help="Local override folder of <domain>.xml autoconfig files (trusted).",
+    ),
+]
+OfflineOpt = Annotated[
+    bool,
+    typer.Option("--offline", help="Use only the built-in catalogue (and --config-dir)."),
+]
+NoAutodiscoverOpt = Annotated[
+    bool,
+    typer.Option("--no-autodiscover", help="Skip Microsoft Autodiscover and Exchange probes."),
+]
+AskMicrosoftOpt = Annotated[
+    bool,
+    typer.Option(
+        "--ask-microsoft",
+        help="Always ask Microsoft 365's Autodiscover v2 about the address (by default"
+        " only when DNS points at Microsoft 365); it sends the address to Microsoft.",
+    ),
+]
+ExchangeUserOpt = Annotated[
+    str | None,
+    typer.Option(
+        "--exchange-user",
+        metavar="USER",
+        help="Log in to Exchange Autodiscover (exchangelib) as USER; the password is"
+        " asked for, or read with --password-stdin.",
+    ),
+]
+PasswordStdinOpt = Annotated[
+    bool, typer.Option("--password-stdin", help="Read the password from the first line of stdin.")
+]
+DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of internal errors.")]
+
+
 @app.command()
 def discover(
     address: Annotated[str, typer.Argument(help="The e-mail address, e.g. jane@example.com.")],
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON document (advisor.discovery/1).")
     ] = False,
-    dns: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--dns",
-            metavar="HOST[:PORT]",
-            envvar="ADVISOR_DNS",
-            help="DNS server to ask instead of the system's (repeatable).",
-        ),
-    ] = None,
-    ca_file: Annotated[
-        Path | None,
-        typer.Option(
-            "--ca-file",
-            metavar="PEM",
-            envvar="ADVISOR_CA_FILE",
-            help="Extra trusted CA certificates, added to the system store.",
-        ),
-    ] = None,
-    timeout: Annotated[
-        float,
-        typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Overall time budget."),
-    ] = 10.0,
+    dns: DnsOpt = None,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    no_send_address: NoSendAddressOpt = False,
+    ispdb_url: IspdbOpt = "https://autoconfig.thunderbird.net/v1.1/",
+    config_dir: ConfigDirOpt = None,
+    offline: OfflineOpt = False,
+    no_autodiscover: NoAutodiscoverOpt = False,
+    ask_microsoft: AskMicrosoftOpt = False,
+    exchange_user: ExchangeUserOpt = None,
+    password_stdin: PasswordStdinOpt = False,
     wait_all: Annotated[
         bool,
         typer.Option(
@@ -92,31 +154,37 @@ def discover(
     all_steps: Annotated[
         bool, typer.Option("--all-steps", help="Also list the probes that found nothing.")
     ] = False,
-    debug: Annotated[
-        bool, typer.Option("--debug", help="Show tracebacks of internal errors.")
-    ] = False,
+    debug: DebugOpt = False,
 ) -> None:
-    """Find every way to reach the mailbox: DNS, SRV, guessing, live probes."""
+    """Find every way to reach the mailbox: DNS, autoconfig, Autodiscover, live probes."""
     _set_debug(debug)
-    from advisor.address import parse_address
-    from advisor.discovery import Discovery
-    from advisor.net.resolver import DnsClient, parse_nameservers
-    from advisor.net.trust import client_context
+    from advisor.discovery import Options
+    from advisor.runner import run_discovery
 
-    parsed = parse_address(address)
-    dns_client = DnsClient(parse_nameservers(dns or []))
-    context = client_context(ca_file)
+    options = Options(
+        timeout=timeout,
+        wait_all=wait_all,
+        send_address=not no_send_address,
+        ispdb_url=ispdb_url,
+        config_dir=config_dir,
+        offline=offline,
+        autodiscover=not no_autodiscover,
+        ask_microsoft=ask_microsoft,
+        autodiscover_v2_url=os.environ.get(
+            "ADVISOR_AUTODISCOVER_V2_URL", Options.autodiscover_v2_url
+        ),
+    )
     observer = None if json_output else _progress_observer()
     try:
-        engine = Discovery(
-            parsed,
-            dns=dns_client,
-            tls_context=context,
-            timeout=timeout,
+        report = run_discovery(
+            address,
+            nameservers=dns or [],
+            ca_file=ca_file,
+            options=options,
             observer=observer,
-            wait_all=wait_all,
+            exchange_user=exchange_user,
+            password_stdin=password_stdin,
         )
-        report = engine.run()
     finally:
         if observer is not None:
             observer.close()

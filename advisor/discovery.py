@@ -24,6 +24,7 @@ holds up the process's exit; cancellation shuts its sockets down.
 from __future__ import annotations
 
 import contextlib
+import functools
 import importlib
 import socket
 import ssl
@@ -31,13 +32,17 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Protocol as TypingProtocol
 
+from advisor import facts
 from advisor.address import EmailAddress
 from advisor.models import (
     Candidate,
     DiscoveryReport,
     Endpoint,
+    ExchangeFacts,
     ProbeResult,
     ProbeStatus,
     Protocol,
@@ -49,7 +54,10 @@ from advisor.models import (
 )
 from advisor.net.connect import ConnectStatus, connect
 from advisor.net.resolver import AddressAnswer, DnsAnswer, DnsClient, DnsStatus
-from advisor.sources import dnshints, guess, srv
+from advisor.sources import NamedServer, SourceResult, dnshints, guess, srv
+
+if TYPE_CHECKING:
+    from advisor.net.http import HttpClient
 
 DEFAULT_TIMEOUT = 10.0  # seconds for the whole discovery; --timeout
 # A port is "probably filtered" once it has waited this many round trips of
@@ -81,6 +89,24 @@ _SPEAKER_MODULES = {
 }
 
 
+@dataclass(frozen=True)
+class Options:
+    """What the user chose; every field has the CLI's default."""
+
+    timeout: float = DEFAULT_TIMEOUT
+    wait_all: bool = False
+    send_address: bool = True  # ?emailaddress= to the domain's own autoconfig hosts
+    ispdb_url: str = "https://autoconfig.thunderbird.net/v1.1/"
+    config_dir: Path | None = None  # local override folder, like Thunderbird's isp/
+    offline: bool = False  # the built-in catalogue (and --config-dir) only: no network
+    autodiscover: bool = True  # Microsoft Autodiscover, v2 JSON, EWS/ActiveSync probes
+    ask_microsoft: bool = False  # v2 JSON even when DNS does not point at Microsoft 365
+    autodiscover_v2_url: str = "https://outlook.office365.com/autodiscover/autodiscover.json"
+
+
+ExtraSource = Callable[[float], SourceResult]  # called with the deadline
+
+
 class Observer(TypingProtocol):
     """Told of each step as it completes, from worker threads. Must not block."""
 
@@ -94,6 +120,8 @@ class _Probe:
     endpoint: Endpoint
     order: int  # position in the order sources named it: the final tie-break
     sources: set[Source] = field(default_factory=set)
+    positions: dict[Source, int] = field(default_factory=dict)  # rank within each source
+    stated: dict[Source, NamedServer] = field(default_factory=dict)  # what each source says
     srv_priority: int | None = None
     state: str = "waiting"  # waiting -> resolving -> connecting -> speaking -> done
     addresses: tuple[str, ...] = ()
@@ -115,19 +143,34 @@ class Discovery:
         *,
         dns: DnsClient,
         tls_context: ssl.SSLContext,
-        timeout: float = DEFAULT_TIMEOUT,
+        http: HttpClient | None = None,
+        options: Options | None = None,
+        timeout: float | None = None,
+        wait_all: bool | None = None,
         observer: Observer | None = None,
-        wait_all: bool = False,
+        extra_sources: tuple[tuple[str, ExtraSource], ...] = (),
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        options = options or Options()
+        if timeout is not None:
+            options = replace(options, timeout=timeout)
+        if wait_all is not None:
+            options = replace(options, wait_all=wait_all)
         self.address = address
         self.domain = address.domain_ascii
+        self.options = options
         self._dns = dns
         self._tls = tls_context
-        self._timeout = timeout
+        self._http = http
+        self._timeout = options.timeout
         self._observer = observer
-        self._wait_all = wait_all
+        self._wait_all = options.wait_all
+        self._extra_sources = extra_sources
         self._clock = clock
+        self._results: list[SourceResult] = []
+        self._hints_pending = 3  # MX, TXT, autodiscover CNAME
+        self._hints_done = threading.Event()
+        self._pending_http: dict[Source, int] = {}  # sources that may still name servers
         self._lock = threading.Condition()
         self._cancel = threading.Event()
         self._probes: dict[tuple[str, str, int, str], _Probe] = {}
@@ -145,11 +188,30 @@ class Discovery:
     def run(self) -> DiscoveryReport:
         self._started = self._clock()
         self._deadline = self._started + self._timeout
+        opts = self.options
+        if opts.config_dir is not None:
+            self._start_result_source(("local", str(opts.config_dir)), Source.LOCAL, self._local)
+        if opts.offline:
+            self._start_result_source(("catalogue", self.domain), Source.CATALOGUE, self._catalogue)
+            return self._wait_for_answer()
         # Probes first: they are the long pole, and each thread start waits for
         # the new thread to run, which costs more once DNS threads compete.
         with self._lock:
             for endpoint in guess.guesses(self.domain):
                 self._add_endpoint(endpoint, Source.GUESS)
+        if self._http is not None:
+            self._start_result_source(
+                ("autoconfig", self.domain), Source.AUTOCONFIG, self._provider_autoconfig
+            )
+            self._start_result_source(("ispdb", self.domain), Source.ISPDB, self._ispdb)
+            if opts.autodiscover:
+                self._start_result_source(
+                    ("autodiscover", self.domain), Source.AUTODISCOVER, self._autodiscover
+                )
+        for name, extra in self._extra_sources:
+            self._start_result_source(
+                (name, self.domain), Source.AUTODISCOVER, functools.partial(self._extra, extra)
+            )
         for service, protocol, security in srv.SERVICES:
             label = ("srv", f"{service}.{self.domain}")
             self._start_source(label, self._srv_task, service, protocol, security)
@@ -163,6 +225,9 @@ class Discovery:
         # portals, closed networks), and "no such domain" would be a false verdict.
         tld = self.domain.rsplit(".", 1)[-1] + "."
         self._start_source(("dns", f"{tld} SOA"), self._hint_task, "SOA", tld)
+        return self._wait_for_answer()
+
+    def _wait_for_answer(self) -> DiscoveryReport:
         try:
             with self._lock:
                 while True:
@@ -209,6 +274,114 @@ class Discovery:
                 self._pending_sources.pop(label, None)
                 self._lock.notify_all()
 
+    def _start_result_source(
+        self, label: tuple[str, str], source: Source, task: Callable[[], SourceResult]
+    ) -> None:
+        """A source returning a SourceResult; it may name servers until it ends."""
+        with self._lock:
+            self._pending_http[source] = self._pending_http.get(source, 0) + 1
+        self._start_source(label, self._result_task, source, task)
+
+    def _result_task(self, source: Source, task: Callable[[], SourceResult]) -> None:
+        try:
+            result = task()
+        except Exception as exc:  # a bug in one source must not sink discovery
+            step = Step(
+                str(source),
+                self.domain,
+                StepStatus.ERROR,
+                0.0,
+                f"internal error: {type(exc).__name__}: {exc}",
+            )
+            result = SourceResult(source, (step,))
+        with self._lock:
+            self._results.append(result)
+            self._steps.extend(result.steps)
+            for position, named in enumerate(result.servers):
+                probe = self._add_endpoint(named.endpoint, result.source)
+                probe.positions.setdefault(result.source, position)
+                probe.stated.setdefault(result.source, named)
+            self._pending_http[source] -= 1
+            if not self._pending_http[source]:
+                del self._pending_http[source]
+            self._lock.notify_all()
+        for step in result.steps:
+            self._notify(step)
+
+    def _extra(self, source: ExtraSource) -> SourceResult:
+        return source(self._deadline)
+
+    def _local(self) -> SourceResult:
+        from advisor.sources.autoconfig import local_config
+
+        assert self.options.config_dir is not None
+        return local_config(self.address, config_dir=self.options.config_dir)
+
+    def _catalogue(self) -> SourceResult:
+        from advisor.sources.autoconfig import catalogue_source
+
+        mx = self._dns_answers.get("MX")
+        top = dnshints.mx_hosts(mx)[0] if mx is not None and mx.found else ()
+        return catalogue_source(self.address, mx_host=top[0].host if top else None)
+
+    def _provider_autoconfig(self) -> SourceResult:
+        from advisor.sources.autoconfig import provider_autoconfig
+
+        assert self._http is not None
+        return provider_autoconfig(
+            self.address,
+            http=self._http,
+            deadline=self._deadline,
+            send_address=self.options.send_address,
+        )
+
+    def _ispdb(self) -> SourceResult:
+        from advisor.sources.autoconfig import ispdb
+
+        assert self._http is not None
+        return ispdb(
+            self.address, http=self._http, deadline=self._deadline, base_url=self.options.ispdb_url
+        )
+
+    def _mx_derived(self, mx_host: str, dnssec: bool) -> SourceResult:
+        from advisor.sources.autoconfig import mx_derived
+
+        assert self._http is not None
+        return mx_derived(
+            self.address,
+            mx_host,
+            mx_dnssec=dnssec,
+            http=self._http,
+            deadline=self._deadline,
+            base_url=self.options.ispdb_url,
+        )
+
+    def _autodiscover(self) -> SourceResult:
+        from advisor.sources.autodiscover import autodiscover
+
+        assert self._http is not None
+        # Autodiscover v2 sends the address to Microsoft: only when the cheap DNS
+        # signals (MX, SPF, autodiscover CNAME; a few ms) point there, or if asked.
+        ask = self.options.ask_microsoft
+        if not ask:
+            self._hints_done.wait(max(0.0, self._deadline - self._clock()))
+            with self._lock:
+                hints = dnshints.interpret(
+                    self.domain,
+                    self._dns_answers.get("MX"),
+                    self._dns_answers.get("TXT"),
+                    self._dns_answers.get("CNAME"),
+                )
+            ask = hints.provider is dnshints.MICROSOFT365
+        return autodiscover(
+            self.address,
+            dns=self._dns,
+            http=self._http,
+            deadline=self._deadline,
+            v2_url=self.options.autodiscover_v2_url,
+            send_to_microsoft=ask,
+        )
+
     def _srv_task(self, service: str, protocol: Protocol, security: Security) -> None:
         lookup = srv.lookup(
             self._dns, self.domain, service, protocol, security, deadline=self._deadline
@@ -227,10 +400,14 @@ class Discovery:
             status, detail = _dns_step_status(answer)
         with self._lock:
             self._srv.append(lookup)
-            for target in lookup.targets:
+            for index, target in enumerate(lookup.targets):
                 probe = self._add_endpoint(target.endpoint, Source.SRV)
                 if probe.srv_priority is None or target.priority < probe.srv_priority:
                     probe.srv_priority = target.priority
+                # Priority states the preference across services (RFC 6186 §3.4).
+                probe.positions[Source.SRV] = min(
+                    probe.positions.get(Source.SRV, 1 << 30), target.priority * 100 + index
+                )
         self._record(Step("srv", lookup.query_name, status, answer.elapsed_ms, detail, answer.ad))
 
     def _hint_task(self, rdtype: str, name: str) -> None:
@@ -257,8 +434,24 @@ class Discovery:
                 detail = "the top-level domain exists: the DNS server sees the Internet"
         with self._lock:
             self._dns_answers[rdtype] = answer
+            if rdtype in ("MX", "TXT", "CNAME"):
+                self._hints_pending -= 1
+                if not self._hints_pending:
+                    self._hints_done.set()
         source = "mx" if rdtype == "MX" else "dns"
         self._record(Step(source, f"{name} {rdtype}", status, answer.elapsed_ms, detail, answer.ad))
+        if rdtype == "MX":
+            # The catalogue is an ordinary, always-consulted source: when DNS is
+            # filtered or down it is what still knows the provider (by domain).
+            self._start_result_source(("catalogue", self.domain), Source.CATALOGUE, self._catalogue)
+            hosts = dnshints.mx_hosts(answer)[0] if answer.found else ()
+            if hosts and self._http is not None:
+                top = hosts[0].host
+                self._start_result_source(
+                    ("mx", f"MX {top}"),
+                    Source.MX,
+                    functools.partial(self._mx_derived, top, answer.ad),
+                )
 
     # --------------------------------------------------------------- probes
 
@@ -401,14 +594,23 @@ class Discovery:
         return srv.preferred_incoming(self._srv) or Protocol.IMAP
 
     def _rank(self, probe: _Probe, endpoint: Endpoint, verified: bool) -> tuple[int, ...]:
-        """Smaller is better: Thunderbird's order (not plain, protocol, TLS), then source."""
+        """Smaller is better.
+
+        Live verification first and plaintext last; then the best source that
+        named the server (local > autoconfig > ISPDB > MX > SRV > Autodiscover >
+        guess > catalogue) and its own preference order; then Thunderbird's
+        order for guesses: IMAP before POP3 (unless SRV priorities say
+        otherwise), implicit TLS before STARTTLS (RFC 8314).
+        """
         preferred = self._incoming_preference()
+        best = min(probe.sources, key=lambda s: SOURCE_RANK.get(s, 99))
         return (
             0 if verified else 1,
             1 if endpoint.security is Security.PLAIN else 0,
+            SOURCE_RANK.get(best, 99),
+            probe.positions.get(best, 0),
             0 if endpoint.protocol in (preferred, Protocol.SMTP) else 1,
             _SECURITY_RANK[endpoint.security],
-            min(SOURCE_RANK.get(s, 99) for s in probe.sources),
             probe.srv_priority if probe.srv_priority is not None else 1 << 16,
             probe.order,
         )
@@ -423,11 +625,15 @@ class Discovery:
     def _answer_ready(self, now: float) -> tuple[bool, float | None]:
         """Called with the lock held: (ready, when to look again)."""
         wake: float | None = None
-        if self._pending_sources:
+        # DNS lookups are quick and feed the report: always wait for them.
+        if len(self._pending_sources) > sum(self._pending_http.values()):
+            return False, None
+        # Autodiscover brings the Exchange facts, which no probe can replace.
+        if Source.AUTODISCOVER in self._pending_http:
             return False, None
         probes = list(self._probes.values())
         if self._wait_all:
-            return all(p.done for p in probes), None
+            return not self._pending_http and all(p.done for p in probes), None
         for incoming in (True, False):
             group = [p for p in probes if p.endpoint.protocol.incoming is incoming]
             best: tuple[int, ...] | None = None
@@ -437,6 +643,10 @@ class Discovery:
                         key = self._rank(p, endpoint, verified)
                         if verified and (best is None or key < best):
                             best = key
+            # A source still running could name a better-ranked server.
+            for pending in self._pending_http:
+                if best is None or (0, 0, SOURCE_RANK.get(pending, 99)) < best[:3]:
+                    return False, None
             for p in group:
                 if p.done:
                     continue
@@ -475,56 +685,96 @@ class Discovery:
                     target,
                     StepStatus.TIMEOUT,
                     (now - started) * 1000,
-                    "no DNS answer within the time budget",
+                    "still waiting for an answer when the time budget ran out",
                 )
             )
         incoming: list[tuple[tuple[int, ...], Candidate]] = []
         outgoing: list[tuple[tuple[int, ...], Candidate]] = []
         for p in self._probes.values():
-            if p.result is None:
+            if p.result is None and not self.options.offline:
                 steps.append(self._unfinished_step(p, now, warnings))
             named = p.sources - {Source.GUESS}
             offers = _offers(p.result) if p.result is not None else []
             if not offers and named:
                 offers = [(p.endpoint, False)]
             for endpoint, verified in offers:
-                facts = p.result.facts if p.result is not None else None
-                candidate = Candidate(
-                    endpoint=endpoint,
-                    username=self.address.address_ascii,
-                    sources=tuple(sorted(p.sources, key=lambda s: SOURCE_RANK.get(s, 99))),
-                    verified=verified,
-                    auth=facts.auth_mechanisms if facts is not None else (),
-                    probe=p.result,
-                    srv_priority=p.srv_priority,
-                )
                 bucket = incoming if endpoint.protocol.incoming else outgoing
-                bucket.append((self._rank(p, endpoint, verified), candidate))
+                bucket.append(
+                    (self._rank(p, endpoint, verified), self._candidate(p, endpoint, verified))
+                )
         incoming.sort(key=lambda item: item[0])
         outgoing.sort(key=lambda item: item[0])
         inc = _dedupe([c for _, c in incoming])
         out = _dedupe([c for _, c in outgoing])
+        results = sorted(self._results, key=lambda r: SOURCE_RANK.get(r.source, 99))
+        for result in results:
+            warnings.extend(result.warnings)
         warnings[:0] = self._warnings(inc, out)
+        warnings.extend(self._disagreements(inc, out, results))
         hints = dnshints.interpret(
             self.domain,
             self._dns_answers.get("MX"),
             self._dns_answers.get("TXT"),
             self._dns_answers.get("CNAME"),
         )
-        warnings.extend(self._dns_warnings(hints))
-        provider: ProviderFacts | None = hints.provider
+        exchange = _merge_exchange(results, hints)
+        provider = _merge_provider(results, hints, exchange)
+        live = not self.options.offline and self._dns_usable()
+        if self.options.offline:
+            warnings.append(
+                "offline: only the built-in catalogue"
+                + (" and the --config-dir folder" if self.options.config_dir else "")
+                + " were consulted; nothing is verified"
+            )
+        if not live and (inc or out) and not self.options.offline:
+            warnings.append(
+                "nothing could be checked live: the servers listed come from the built-in"
+                " catalogue and are unverified"
+            )
+        warnings.extend(self._dns_warnings(hints, catalogue_knows=bool(inc or out)))
         return DiscoveryReport(
             address=self.address.address,
             domain=self.address.domain,
             domain_ascii=self.domain,
             incoming=tuple(inc),
             outgoing=tuple(out),
-            exchange=None,
+            exchange=exchange,
             provider=provider,
             steps=tuple(steps),
             warnings=tuple(dict.fromkeys(warnings)),
             elapsed_ms=(now - self._started) * 1000,
+            notes=facts.notes_for(
+                provider.hosted_by if provider else None, exchange.hosted if exchange else None
+            ),
+            live=live,
         )
+
+    def _candidate(self, p: _Probe, endpoint: Endpoint, verified: bool) -> Candidate:
+        ordered = sorted(p.sources, key=lambda s: SOURCE_RANK.get(s, 99))
+        stated = [p.stated[s] for s in ordered if s in p.stated]
+        username = next((n.username for n in stated if n.username), None)
+        stated_auth = next((n.auth for n in stated if n.auth), ())
+        leave = next((n.leave_on_server for n in stated if n.leave_on_server is not None), None)
+        facts_ = p.result.facts if p.result is not None else None
+        return Candidate(
+            endpoint=endpoint,
+            username=username or self.address.address_ascii,
+            sources=tuple(ordered),
+            verified=verified,
+            auth=facts_.auth_mechanisms if facts_ is not None else (),
+            probe=p.result,
+            srv_priority=p.srv_priority,
+            stated_auth=stated_auth,
+            leave_on_server=leave,
+        )
+
+    def _dns_usable(self) -> bool:
+        """Did DNS give real answers about the domain (not down, not a filtered view)?"""
+        answers = [lookup.answer for lookup in self._srv] + list(self._dns_answers.values())
+        if not any(a.status not in (DnsStatus.TIMEOUT, DnsStatus.ERROR) for a in answers):
+            return False
+        tld = self._dns_answers.get("SOA")
+        return not (tld is not None and tld.status is DnsStatus.NXDOMAIN)
 
     def _unfinished_step(self, p: _Probe, now: float, warnings: list[str]) -> Step:
         elapsed = (now - (p.connect_started or self._started)) * 1000
@@ -586,32 +836,43 @@ class Discovery:
                     f"SRV {lookup.query_name} says this service is not offered, yet"
                     f" {offered.endpoint} answers it"
                 )
-        for candidates, incoming_side in ((incoming, True), (outgoing, False)):
-            chosen = candidates[0] if candidates and candidates[0].verified else None
-            named = sorted(
-                (
-                    t
-                    for lookup in self._srv
-                    if lookup.protocol.incoming is incoming_side
-                    for t in lookup.targets
-                ),
-                key=lambda t: (t.priority, _SECURITY_RANK[t.endpoint.security]),
-            )
-            if chosen is None or not named or Source.SRV in chosen.sources:
-                continue
-            first = named[0].endpoint
-            why = (
-                "implicit TLS is preferred (RFC 8314)"
-                if chosen.endpoint.security is Security.SSL and first.security is not Security.SSL
-                else "the server SRV names did not verify"
-            )
-            out.append(
-                f"SRV names {first}, but {chosen.endpoint} was chosen: found by"
-                f" {'/'.join(s.value for s in chosen.sources)}, verified live; {why}"
-            )
         return out
 
-    def _dns_warnings(self, hints: dnshints.Hints) -> list[str]:
+    def _disagreements(
+        self,
+        incoming: list[Candidate],
+        outgoing: list[Candidate],
+        results: list[SourceResult],
+    ) -> list[str]:
+        """Every source whose first choice is not the chosen server, naming both sides."""
+        out: list[str] = []
+        firsts: dict[tuple[Source, bool], Endpoint] = {}
+        for result in results:
+            for named in result.servers:
+                key = (result.source, named.endpoint.protocol.incoming)
+                firsts.setdefault(key, named.endpoint)
+        for lookup in sorted(self._srv, key=lambda item: item.best_priority or 0):
+            for target in lookup.targets[:1]:
+                firsts.setdefault((Source.SRV, lookup.protocol.incoming), target.endpoint)
+        for candidates, incoming_side in ((incoming, True), (outgoing, False)):
+            chosen = candidates[0] if candidates else None
+            if chosen is None:
+                continue
+            why = "verified live" if chosen.verified else "best-ranked, not verified"
+            by = "/".join(s.value for s in chosen.sources)
+            for (source, side), first in sorted(
+                firsts.items(), key=lambda item: SOURCE_RANK.get(item[0][0], 99)
+            ):
+                if side is not incoming_side or first.key == chosen.endpoint.key:
+                    continue
+                if source in chosen.sources and source is not Source.SRV:
+                    continue  # the source named the chosen server too, just not first
+                out.append(
+                    f"{source.value} names {first}, but {chosen.endpoint} was chosen ({by}, {why})"
+                )
+        return out
+
+    def _dns_warnings(self, hints: dnshints.Hints, *, catalogue_knows: bool) -> list[str]:
         out: list[str] = []
         answers = [lookup.answer for lookup in self._srv] + list(self._dns_answers.values())
         mx = self._dns_answers.get("MX")
@@ -631,6 +892,11 @@ class Discovery:
                 f"the DNS server ({self._dns.describe()}) says even the top-level domain"
                 f" {tld.name.rstrip('.')!r} does not exist: its view looks filtered or offline,"
                 f" so nothing can be concluded about {self.address.domain}"
+                + (
+                    "; the built-in catalogue answers instead (unverified)"
+                    if catalogue_knows
+                    else ""
+                )
             )
         elif mx is not None and mx.status is DnsStatus.NXDOMAIN:
             out.append(
@@ -645,6 +911,54 @@ class Discovery:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+def _merge_exchange(results: list[SourceResult], hints: dnshints.Hints) -> ExchangeFacts | None:
+    """First value of each field in source rank order; auth schemes from all."""
+    found = [r.exchange for r in results if r.exchange is not None]
+    hosted_hint = "microsoft365" if hints.provider is dnshints.MICROSOFT365 else None
+    if not found and hosted_hint is None:
+        return None
+
+    def first(name: str) -> str | None:
+        return next((getattr(e, name) for e in found if getattr(e, name)), None)
+
+    auth = tuple(sorted({a for e in found for a in e.auth}))
+    return ExchangeFacts(
+        ews_url=first("ews_url"),
+        activesync_url=first("activesync_url"),
+        autodiscover_url=first("autodiscover_url"),
+        auth=auth,
+        hosted=first("hosted") or hosted_hint,
+    )
+
+
+def _merge_provider(
+    results: list[SourceResult], hints: dnshints.Hints, exchange: ExchangeFacts | None
+) -> ProviderFacts | None:
+    """Name from the best configuration source, hosting from DNS signals."""
+    named = next((r.provider for r in results if r.provider is not None), None)
+    hosted_by = hints.provider.hosted_by if hints.provider is not None else None
+    if hosted_by is None and exchange is not None and exchange.hosted == "microsoft365":
+        hosted_by = "microsoft365"
+    if named is None and hints.provider is None:
+        return None
+    base = named or hints.provider
+    assert base is not None
+    oauth = any(r.oauth2_required for r in results) or facts.requires_oauth2(
+        hosted_by, exchange.hosted if exchange else None
+    )
+    if (
+        hints.provider is not None
+        and named is not None
+        and hints.provider.id
+        in (
+            "microsoft365",
+            "google",
+        )
+    ):
+        base = hints.provider  # the cheap signals name the platform better than a config id
+    return ProviderFacts(base.id, base.name, hosted_by or base.hosted_by, oauth)
 
 
 def _offers(result: ProbeResult) -> list[tuple[Endpoint, bool]]:

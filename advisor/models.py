@@ -159,6 +159,8 @@ class Candidate:
     auth: tuple[str, ...] = ()
     probe: ProbeResult | None = None
     srv_priority: int | None = None  # RFC 6186 priority when an SRV record named it
+    stated_auth: tuple[str, ...] = ()  # what the configuration sources say (Mozilla words)
+    leave_on_server: bool | None = None  # POP3: a source's leave-messages-on-server choice
 
 
 @dataclass(frozen=True)
@@ -175,6 +177,7 @@ class ProviderFacts:
     id: str
     name: str
     hosted_by: str | None = None  # "microsoft365", "google", ... from cheap DNS signals
+    requires_oauth2: bool = False  # password logins to IMAP/POP/SMTP are refused
 
 
 @dataclass(frozen=True)
@@ -189,11 +192,17 @@ class DiscoveryReport:
     steps: tuple[Step, ...]
     warnings: tuple[str, ...]
     elapsed_ms: float
+    notes: tuple[str, ...] = ()  # provider facts that change the advice
+    live: bool = True  # False when nothing could be checked live (--offline, DNS unusable)
 
     @property
     def usable(self) -> bool:
-        """A client could be set up: a verified incoming server, or Exchange."""
-        return any(c.verified for c in self.incoming) or (
-            self.exchange is not None
-            and (self.exchange.ews_url is not None or self.exchange.activesync_url is not None)
-        )
+        """A client could be set up: a verified incoming server, or Exchange endpoints;
+        when nothing could be checked live, a known configuration (catalogue, local file)."""
+        if any(c.verified for c in self.incoming):
+            return True
+        if self.exchange is not None and (
+            self.exchange.ews_url is not None or self.exchange.activesync_url is not None
+        ):
+            return True
+        return not self.live and bool(self.incoming)

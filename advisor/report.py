@@ -81,6 +81,8 @@ def candidate_json(c: Candidate) -> dict[str, Any]:
         "verified": c.verified,
         "sources": [str(s) for s in c.sources],
         "srv_priority": c.srv_priority,
+        "stated_auth": list(c.stated_auth),
+        "leave_on_server": c.leave_on_server,
         "probe": _probe(c.probe),
     }
 
@@ -100,7 +102,12 @@ def _exchange(e: ExchangeFacts | None) -> dict[str, Any] | None:
 def _provider(p: ProviderFacts | None) -> dict[str, Any] | None:
     if p is None:
         return None
-    return {"id": p.id, "name": p.name, "hosted_by": p.hosted_by}
+    return {
+        "id": p.id,
+        "name": p.name,
+        "hosted_by": p.hosted_by,
+        "requires_oauth2": p.requires_oauth2,
+    }
 
 
 def step_json(s: Step) -> dict[str, Any]:
@@ -128,6 +135,8 @@ def to_json(report: DiscoveryReport) -> dict[str, Any]:
         "warnings": list(report.warnings),
         "elapsed_ms": round(report.elapsed_ms, 1),
         "usable": report.usable,
+        "live": report.live,
+        "notes": list(report.notes),
     }
 
 
@@ -140,7 +149,17 @@ _STATUS_STYLE = {
     StepStatus.TIMEOUT: "yellow",
     StepStatus.SKIPPED: "dim",
 }
-_STEP_ORDER = {"srv": 0, "mx": 1, "dns": 2, "probe": 9}
+_STEP_ORDER = {
+    "local": 0,
+    "autoconfig": 1,
+    "ispdb": 2,
+    "mx": 3,
+    "srv": 4,
+    "autodiscover": 5,
+    "dns": 6,
+    "catalogue": 7,
+    "probe": 9,
+}
 
 
 def _server_line(c: Candidate) -> str:
@@ -186,7 +205,24 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
     console.print("[dim]" + "; ".join(notes) + "[/dim]")
 
     if report.provider is not None:
-        console.print(f"Provider: [bold]{escape(report.provider.name)}[/bold]")
+        hosted = report.provider.hosted_by
+        extra = f" (mail hosted by {hosted})" if hosted and hosted != report.provider.id else ""
+        console.print(f"Provider: [bold]{escape(report.provider.name)}[/bold]{escape(extra)}")
+    if report.exchange is not None:
+        e = report.exchange
+        where = {"microsoft365": "Microsoft 365", "on-premises": "on-premises"}.get(
+            e.hosted or "", "unknown hosting"
+        )
+        console.print(f"Exchange: [bold]{where}[/bold]")
+        for label, value in (
+            ("EWS", e.ews_url),
+            ("ActiveSync", e.activesync_url),
+            ("Autodiscover", e.autodiscover_url),
+        ):
+            if value:
+                console.print(f"  {label}: {escape(value)}")
+        if e.auth:
+            console.print(f"  sign-in: {escape(' '.join(e.auth))}")
     for title, candidates in (("Incoming", report.incoming), ("Outgoing", report.outgoing)):
         if not candidates:
             console.print(f"{title}: [red]nothing found[/red]")
@@ -199,5 +235,10 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
             console.print(f"  also: {escape(_server_line(other))}", style="dim")
     for warning in report.warnings:
         console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
-    verdict = "usable configuration found" if report.usable else "no usable configuration found"
+    for note in report.notes:
+        console.print(f"[cyan]note:[/cyan] {escape(note)}")
+    if report.usable and not report.live:
+        verdict = "configuration known, not verified live"
+    else:
+        verdict = "usable configuration found" if report.usable else "no usable configuration found"
     console.print(f"{verdict} in {report.elapsed_ms / 1000:.2f} s")

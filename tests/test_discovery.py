@@ -152,10 +152,20 @@ def test_srv_priorities_can_prefer_pop3(lab: Lab) -> None:
     lab.dovecot("mail.pop.test")
     lab.smtp("smtp.pop.test")
     report = discover(lab, "someone@pop.test", wait_all=True)
-    protocols = [c.endpoint.protocol.value for c in report.incoming]
-    assert protocols == sorted(protocols, key=lambda p: p != "pop3")  # every POP3 first
-    assert report.incoming[0].endpoint.security is Security.SSL
-    assert "imap" in protocols
+    # The SRV-named servers in priority order, then what guessing found.
+    first, second = report.incoming[0], report.incoming[1]
+    assert (first.endpoint.protocol.value, first.endpoint.port, first.srv_priority) == (
+        "pop3",
+        995,
+        0,
+    )
+    assert (second.endpoint.protocol.value, second.endpoint.port, second.srv_priority) == (
+        "imap",
+        993,
+        10,
+    )
+    guessed = [c.endpoint.protocol.value for c in report.incoming[2:]]
+    assert guessed == sorted(guessed, key=lambda p: p != "pop3")  # POP3 first among guesses
 
 
 def test_guessing_alone_finds_starttls_only_servers(lab: Lab) -> None:

@@ -94,7 +94,9 @@ def test_full_report_matches_the_contract(lab: Lab, capsys: pytest.CaptureFixtur
         "id": "microsoft365",
         "name": "Microsoft 365",
         "hosted_by": "microsoft365",
+        "requires_oauth2": True,
     }
+    assert any("OAuth2" in note for note in report["notes"])
     assert {s["source"] for s in report["steps"]} >= {"srv", "mx", "dns", "probe"}
 
 

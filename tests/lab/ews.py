@@ -10,8 +10,9 @@ It answers what exchangelib 5.x sends (``exchangelib/autodiscover/discovery.py``
 
 - ``POST /autodiscover/autodiscover.svc`` without credentials: 401 with the
   ``challenges`` as ``WWW-Authenticate`` (default ``Basic realm=...``: exchangelib
-  then picks Basic; with ``NTLM`` among them it would pick NTLM, which this fake
-  cannot check). With valid HTTP Basic credentials: a GetUserSettings SOAP answer
+  then picks Basic; with ``NTLM`` among them it picks NTLM, which the fake
+  checks it with pyspnego against the ``NTLM_USER_FILE`` the test sets, see
+  ``ntlm_user_file``). With valid credentials: a GetUserSettings SOAP answer
   (MS-OXWSADISC) for the requested settings, ``ServerVersionInfo`` in the SOAP
   header, ``InvalidUser`` for an unknown mailbox, or the configured
   ``response_error`` / ``redirect_url``. Wrong credentials: 401 again.
@@ -19,8 +20,8 @@ It answers what exchangelib 5.x sends (``exchangelib/autodiscover/discovery.py``
   check): 401 with the challenges, like IIS.
 - Port 80 (``http_port``): ``GET`` of the Autodiscover path answers 302 to
   ``http_redirect`` when given (Autodiscover step 3), 404 otherwise.
-- ``mode="html"``: 200 with a web page for every request, like a web host that
-  serves its home page on any path.
+- ``mode="html"``: 200 with a web page for every HTTPS request, like a web host
+  that serves its home page on any path.
 
 EWS itself (``/EWS/Exchange.asmx``) is not served: exchangelib learns the server
 version from the Autodiscover SOAP header, so nothing asks it.
@@ -41,6 +42,7 @@ import threading
 import xml.etree.ElementTree as ET
 from collections.abc import Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, Self
 from xml.sax.saxutils import escape
 
@@ -50,7 +52,13 @@ from .errors import Unavailable, bind_failure
 if TYPE_CHECKING:
     from .servers import Lab
 
-__all__ = ["AUTODISCOVER_PATH", "FakeExchange", "RecordedRequest", "fake_exchange"]
+__all__ = [
+    "AUTODISCOVER_PATH",
+    "FakeExchange",
+    "RecordedRequest",
+    "fake_exchange",
+    "ntlm_user_file",
+]
 
 AUTODISCOVER_PATH = "/autodiscover/autodiscover.svc"
 ANS = "http://schemas.microsoft.com/exchange/2010/Autodiscover"
@@ -104,6 +112,7 @@ class FakeExchange:
         response_error: tuple[str, str] | None = None,
         redirect_url: str | None = None,
         ms_online: bool = False,
+        extra_settings: Mapping[str, str] | None = None,
     ) -> None:
         self.ip = ip
         self.cert = cert
@@ -122,6 +131,7 @@ class FakeExchange:
         self.response_error = response_error
         self.redirect_url = redirect_url
         self.ms_online = ms_online
+        self.extra_settings = dict(extra_settings or {})
         self.requests: list[RecordedRequest] = []
         self.tls_failures: list[str] = []
         self._lock = threading.Lock()
@@ -157,14 +167,15 @@ class FakeExchange:
         return self
 
     def stop(self) -> None:
+        for server, _thread in zip(self._servers, self._threads, strict=False):
+            server.shutdown()  # only servers whose loop runs: shutdown() waits for it
         for server in self._servers:
-            server.shutdown() if self._threads else None
             server.server_close()
         with self._lock:
             live = list(self._live)
         for sock in live:  # wake handler threads waiting on idle keep-alive connections
             with contextlib.suppress(OSError):
-                sock.shutdown(socket.SHUT_RDWR)
+                socket.socket.shutdown(sock, socket.SHUT_RDWR)  # the fd, under any TLS layer
         for thread in self._threads:
             thread.join(timeout=5)
         self._servers.clear()
@@ -222,6 +233,7 @@ class FakeExchange:
             return _envelope(self._header(), _response("NoError", "", user))
         values = self.settings_for(mailbox)
         chosen = {name: values[name] for name in wanted if name in values}
+        chosen.update(self.extra_settings)  # sent whether asked for or not
         user = _user_response("NoError", "No error.", None, chosen)
         return _envelope(self._header(), _response("NoError", "", user))
 
@@ -302,25 +314,24 @@ class _Server(http.server.ThreadingHTTPServer):
     def finish_request(self, request: Any, client_address: Any) -> None:
         # The TLS handshake runs here, in the connection's own thread, so a client
         # that stalls or refuses our certificate never blocks the accept loop.
-        raw: socket.socket = request
-        raw.settimeout(_TIMEOUT)
-        with self.fake._lock:
-            self.fake._live.add(raw)
-        try:
-            if self.tls is None:
-                self.RequestHandlerClass(raw, client_address, self)
-                return
+        conn: socket.socket = request
+        conn.settimeout(_TIMEOUT)
+        if self.tls is not None:
             try:
-                conn = self.tls.wrap_socket(raw, server_side=True)
+                conn = self.tls.wrap_socket(conn, server_side=True)
             except (ssl.SSLError, OSError) as exc:
                 with self.fake._lock:
                     self.fake.tls_failures.append(str(exc))
                 return
-            with conn:
-                self.RequestHandlerClass(conn, client_address, self)
+        with self.fake._lock:
+            self.fake._live.add(conn)
+        try:
+            _Handler(conn, client_address, self)
         finally:
             with self.fake._lock:
-                self.fake._live.discard(raw)
+                self.fake._live.discard(conn)
+            if conn is not request:
+                conn.close()  # the TLS socket; socketserver closes the plain one
 
     def handle_error(self, request: Any, client_address: Any) -> None:
         pass  # a client hanging up mid-request is not news in these tests
@@ -330,6 +341,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive: NTLM and exchangelib's sessions expect it
     server: _Server
     timeout = _TIMEOUT
+    _ntlm: Any = None  # pyspnego acceptor of the NTLM handshake on this connection
 
     def log_message(self, format: str, *args: Any) -> None:
         pass
@@ -376,24 +388,61 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._record(body)
         fake = self.server.fake
         path = self.path.split("?", 1)[0].lower()
-        if fake.mode == "html":
-            self._send(200, _HTML, "text/html; charset=utf-8")
-            return
         if self.server.scheme == "http":
             if path == AUTODISCOVER_PATH and fake.http_redirect and self.command == "GET":
                 self._send(302, headers=(("Location", fake.http_redirect),))
             else:
                 self._send(404, b"not found", "text/plain")
             return
+        if fake.mode == "html":
+            self._send(200, _HTML, "text/html; charset=utf-8")
+            return
         if path != AUTODISCOVER_PATH:
             self._send(404, b"not found", "text/plain")
             return
-        if self.command != "POST" or not fake.authorised(self.headers.get("Authorization")):
+        authorization = self.headers.get("Authorization") or ""
+        if authorization.lower().startswith("ntlm "):
+            if not self._ntlm_step(authorization[5:].strip()):
+                return  # a challenge or a refusal was sent
+        elif self.command != "POST" or not fake.authorised(authorization):
             self._challenge()
             return
         self._send(200, fake.soap_answer(body))
 
+    def _ntlm_step(self, token: str) -> bool:
+        """One leg of NTLM (pyspnego as acceptor, users from ``NTLM_USER_FILE``); True
+        once the client proved the password. State lives on this keep-alive connection."""
+        import spnego
+        import spnego.exceptions
+
+        raw = base64.b64decode(token)
+        if raw[8:12] == b"\x01\x00\x00\x00" or self._ntlm is None:  # NEGOTIATE starts over
+            self._ntlm = spnego.server(protocol="ntlm")
+        try:
+            answer = self._ntlm.step(raw)
+        except spnego.exceptions.SpnegoError:
+            self._ntlm = None
+            self._challenge()
+            return False
+        if answer:
+            challenge = "NTLM " + base64.b64encode(answer).decode("ascii")
+            self._send(401, headers=(("WWW-Authenticate", challenge),))
+            return False
+        done = bool(self._ntlm.complete)
+        self._ntlm = None
+        if not done:
+            self._challenge()
+        return done
+
     do_GET = do_POST = do_HEAD = _handle
+
+
+def ntlm_user_file(folder: Path, users: Mapping[str, str]) -> Path:
+    """Write ``users`` as an NTLM credential store (``:USER:PASSWORD`` lines, the
+    Heimdal format pyspnego reads); point ``NTLM_USER_FILE`` at it for NTLM tests."""
+    path = folder / "ntlm_users"
+    path.write_text("".join(f":{user}:{password}\n" for user, password in users.items()))
+    return path
 
 
 def fake_exchange(
