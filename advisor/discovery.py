@@ -191,8 +191,10 @@ class Discovery:
         opts = self.options
         if opts.config_dir is not None:
             self._start_result_source(("local", str(opts.config_dir)), Source.LOCAL, self._local)
+        # The catalogue is an ordinary, always-consulted source (it is local and
+        # instant): when DNS is filtered or down it is what still knows the provider.
+        self._start_result_source(("catalogue", self.domain), Source.CATALOGUE, self._catalogue)
         if opts.offline:
-            self._start_result_source(("catalogue", self.domain), Source.CATALOGUE, self._catalogue)
             return self._wait_for_answer()
         # Probes first: they are the long pole, and each thread start waits for
         # the new thread to run, which costs more once DNS threads compete.
@@ -320,9 +322,17 @@ class Discovery:
     def _catalogue(self) -> SourceResult:
         from advisor.sources.autoconfig import catalogue_source
 
-        mx = self._dns_answers.get("MX")
-        top = dnshints.mx_hosts(mx)[0] if mx is not None and mx.found else ()
-        return catalogue_source(self.address, mx_host=top[0].host if top else None)
+        return catalogue_source(self.address, mx_host=None)
+
+    def _catalogue_by_mx(self, mx_host: str) -> SourceResult:
+        from advisor.catalogue import Catalogue
+        from advisor.sources.autoconfig import catalogue_source
+
+        if Catalogue.load().by_domain(self.domain) is not None:
+            return SourceResult(Source.CATALOGUE, ())  # already answered by domain
+        result = catalogue_source(self.address, mx_host=mx_host)
+        # Unknown by MX too: the by-domain step already said "not a known provider".
+        return result if result.servers else SourceResult(Source.CATALOGUE, ())
 
     def _provider_autoconfig(self) -> SourceResult:
         from advisor.sources.autoconfig import provider_autoconfig
@@ -441,10 +451,14 @@ class Discovery:
         source = "mx" if rdtype == "MX" else "dns"
         self._record(Step(source, f"{name} {rdtype}", status, answer.elapsed_ms, detail, answer.ad))
         if rdtype == "MX":
-            # The catalogue is an ordinary, always-consulted source: when DNS is
-            # filtered or down it is what still knows the provider (by domain).
-            self._start_result_source(("catalogue", self.domain), Source.CATALOGUE, self._catalogue)
             hosts = dnshints.mx_hosts(answer)[0] if answer.found else ()
+            if hosts:
+                # A customer domain of a known platform (Microsoft 365's MX names).
+                self._start_result_source(
+                    ("catalogue", f"MX {hosts[0].host}"),
+                    Source.CATALOGUE,
+                    functools.partial(self._catalogue_by_mx, hosts[0].host),
+                )
             if hosts and self._http is not None:
                 top = hosts[0].host
                 self._start_result_source(
@@ -461,7 +475,7 @@ class Discovery:
         if probe is None:
             probe = _Probe(endpoint, order=len(self._probes))
             self._probes[endpoint.key] = probe
-            if not self._cancel.is_set():
+            if not self._cancel.is_set() and not self.options.offline:
                 threading.Thread(target=self._probe_task, args=(probe,), daemon=True).start()
         probe.sources.add(source)
         self._lock.notify_all()
@@ -751,6 +765,10 @@ class Discovery:
 
     def _candidate(self, p: _Probe, endpoint: Endpoint, verified: bool) -> Candidate:
         ordered = sorted(p.sources, key=lambda s: SOURCE_RANK.get(s, 99))
+        if p.result is None or not p.result.spoke_protocol:
+            # "guess" means found by guessing: a guessed name that did not answer
+            # found nothing, even if another source names the same server.
+            ordered = [s for s in ordered if s is not Source.GUESS] or ordered
         stated = [p.stated[s] for s in ordered if s in p.stated]
         username = next((n.username for n in stated if n.username), None)
         stated_auth = next((n.auth for n in stated if n.auth), ())

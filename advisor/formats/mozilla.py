@@ -503,8 +503,8 @@ def _parse_xml(data: bytes, source_name: str) -> ET.Element:
         )
     except defusedxml.DTDForbidden as exc:
         name = _local(str(exc.name or ""))
-        if name != "clientConfig":
-            raise fail(f"not a clientConfig document: root element is <{name}>") from None
+        if name.lower() == "html":  # <!DOCTYPE html>: a web page, say so plainly
+            raise fail("not a clientConfig document: root element is <html>") from None
         raise fail(
             "DOCTYPE declarations are not allowed (they can hide entity bombs"
             " and external entities)"
