@@ -723,7 +723,8 @@ class Discovery:
         results = sorted(self._results, key=lambda r: SOURCE_RANK.get(r.source, 99))
         for result in results:
             warnings.extend(result.warnings)
-        warnings[:0] = self._warnings(inc, out)
+        live = not self.options.offline and self._dns_usable()
+        warnings[:0] = self._warnings(inc, out, live=live)
         warnings.extend(self._disagreements(inc, out, results))
         hints = dnshints.interpret(
             self.domain,
@@ -733,7 +734,6 @@ class Discovery:
         )
         exchange = _merge_exchange(results, hints)
         provider = _merge_provider(results, hints, exchange)
-        live = not self.options.offline and self._dns_usable()
         if self.options.offline:
             warnings.append(
                 "offline: only the built-in catalogue"
@@ -815,7 +815,9 @@ class Discovery:
             status = StepStatus.SKIPPED
         return Step("probe", _target(p.endpoint), status, elapsed, _named_by(p) + detail)
 
-    def _warnings(self, incoming: list[Candidate], outgoing: list[Candidate]) -> list[str]:
+    def _warnings(
+        self, incoming: list[Candidate], outgoing: list[Candidate], *, live: bool
+    ) -> list[str]:
         out: list[str] = []
         for c in incoming + outgoing:
             result = c.probe
@@ -827,7 +829,12 @@ class Discovery:
                 )
             elif result is not None and result.status is ProbeStatus.CERT_INVALID:
                 out.append(f"{where}: {result.detail}")
-            elif result is not None and not result.spoke_protocol and Source.GUESS not in c.sources:
+            elif (
+                live
+                and result is not None
+                and not result.spoke_protocol
+                and Source.GUESS not in c.sources
+            ):
                 named = "/".join(s.value for s in c.sources)
                 out.append(f"{where} named by {named} did not answer: {result.detail}")
         out.extend(self._srv_disagreements(incoming, outgoing))
@@ -957,6 +964,10 @@ def _merge_provider(
     """Name from the best configuration source, hosting from DNS signals."""
     named = next((r.provider for r in results if r.provider is not None), None)
     hosted_by = hints.provider.hosted_by if hints.provider is not None else None
+    if hosted_by is None:
+        hosted_by = next(
+            (r.provider.hosted_by for r in results if r.provider and r.provider.hosted_by), None
+        )
     if hosted_by is None and exchange is not None and exchange.hosted == "microsoft365":
         hosted_by = "microsoft365"
     if named is None and hints.provider is None:

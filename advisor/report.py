@@ -186,10 +186,7 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
     table.add_column("detail", overflow="fold")
     hidden = 0
     for step in sorted(report.steps, key=lambda s: (_STEP_ORDER.get(s.source, 5), s.target)):
-        boring = step.source == "probe" and step.status in (
-            StepStatus.NOT_FOUND,
-            StepStatus.SKIPPED,
-        )
+        boring = step.status in (StepStatus.NOT_FOUND, StepStatus.SKIPPED)
         if boring and not all_steps:
             hidden += 1
             continue
@@ -201,7 +198,7 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
     console.print(table)
     notes = ["* trusted: DNSSEC-validated or TLS with a valid certificate"]
     if hidden:
-        notes.append(f"{hidden} probes found nothing or were not needed (--all-steps shows them)")
+        notes.append(f"{hidden} more steps found nothing or were not needed (--all-steps)")
     console.print("[dim]" + "; ".join(notes) + "[/dim]")
 
     if report.provider is not None:

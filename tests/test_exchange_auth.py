@@ -12,7 +12,9 @@ from __future__ import annotations
 import base64
 import importlib.util
 import io
+import json
 import logging
+import os
 import pickle
 import shelve
 import socket
@@ -622,3 +624,59 @@ def test_a_secret_never_shows_itself() -> None:
     assert secret.reveal() == "hunter2"
     with pytest.raises(TypeError):
         pickle.dumps(secret)
+
+
+def test_cli_exchange_login_reads_the_password_from_stdin(
+    lab: Lab, exchangelib_installed: None
+) -> None:
+    """The whole path a user takes: `discover --exchange-user U --password-stdin`."""
+    lab.zone("example.test")
+    fake_exchange(lab, "autodiscover.example.test", ews_url=EWS)
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "ADVISOR_DNS": lab.dns_spec,
+        "ADVISOR_CA_FILE": str(lab.ca_file),
+    }
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "advisor",
+            "discover",
+            USER,
+            "--json",
+            "--exchange-user",
+            USER,
+            "--password-stdin",
+            "--timeout",
+            "8",
+        ],
+        input=PASSWORD + "\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert PASSWORD not in result.stdout + result.stderr
+    report = json.loads(result.stdout)
+    assert report["exchange"]["ews_url"] == EWS
+    assert result.returncode == 0
+    login = [s for s in report["steps"] if s["source"] == "autodiscover" and EWS in s["detail"]]
+    assert login
+
+
+def test_cli_password_stdin_needs_an_exchange_user() -> None:
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    result = subprocess.run(
+        [sys.executable, "-m", "advisor", "discover", USER, "--password-stdin"],
+        input="x\n",
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        check=False,
+    )
+    assert result.returncode == 1
+    assert "--password-stdin goes with --exchange-user" in result.stderr

@@ -293,9 +293,11 @@ def catalogue_source(address: EmailAddress, *, mx_host: str | None) -> SourceRes
         result.servers,
         False,
         result.exchange,
-        ProviderFacts(entry.id, entry.name, result.provider.hosted_by if result.provider else None),
+        # A curated entry is a hosting platform (microsoft365, google): say so, and
+        # let advisor.facts, the one home of such facts, phrase what follows from it.
+        ProviderFacts(entry.id, entry.name, entry.id if entry.origin == "curated" else None),
         result.oauth2_required,
-        tuple(entry.notes),
+        (),
         result.origin,
     )
 
