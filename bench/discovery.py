@@ -4,7 +4,9 @@ Scenario (the lab on loopback, as root, with Dovecot installed): imap.D has
 port 993 silently dropped (a full accept queue: SYNs get no answer) and 143
 with STARTTLS working; smtp.D offers 587 with STARTTLS.
 
-- ours: ``Discovery.run()`` with the default 10 s budget;
+- ours: ``Discovery.run()`` with the default 10 s budget and every source on
+  (autoconfig, ISPDB, Autodiscover find nothing quickly: their names do not
+  exist in the lab's DNS);
 - baseline, in the same process: Thunderbird's rule — probes in its rank
   order, each with a 10 s timeout, a result accepted only after every
   better-ranked probe failed (incoming and outgoing side by side);
@@ -31,6 +33,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from advisor.address import parse_address
 from advisor.discovery import Discovery
 from advisor.models import Endpoint, Protocol, Security
+from advisor.net.http import HttpClient
 from advisor.net.resolver import DnsClient, parse_nameserver
 from advisor.net.trust import client_context
 from advisor.probes import imap, smtp
@@ -99,7 +102,9 @@ def main() -> None:
         needed: list[float] = []
         for _ in range(args.runs):
             started = time.monotonic()
-            report = Discovery(address, dns=dns, tls_context=context).run()
+            report = Discovery(
+                address, dns=dns, tls_context=context, http=HttpClient(dns, context)
+            ).run()
             ours.append(time.monotonic() - started)
             chosen = [report.incoming[0], report.outgoing[0]]
             assert all(c.verified and c.probe is not None for c in chosen), report.warnings
