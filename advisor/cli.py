@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from advisor.cli_needs import with_need_flags
 from advisor.errors import AdvisorError
 
 if TYPE_CHECKING:
@@ -199,6 +200,129 @@ def discover(
 
         render_text(report, _console(), all_steps=all_steps)
     raise typer.Exit(EXIT_OK if report.usable else EXIT_NOTHING_USABLE)
+
+
+RulesOpt = Annotated[
+    list[Path] | None,
+    typer.Option(
+        "--rules",
+        metavar="DIR",
+        help="A folder of rule files that add to or override the shipped rules by id"
+        " (repeatable; later folders win).",
+    ),
+]
+AnswersOpt = Annotated[
+    Path | None,
+    typer.Option("--answers", metavar="FILE", help="A TOML answers file (see the README)."),
+]
+LangOpt = Annotated[
+    str, typer.Option("--lang", metavar="en|fr", help="Language of the explanations.")
+]
+
+
+@app.command()
+@with_need_flags
+def recommend(
+    address: Annotated[str, typer.Argument(help="The e-mail address, e.g. jane@example.com.")],
+    answers: AnswersOpt = None,
+    rules: RulesOpt = None,
+    from_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-json",
+            metavar="REPORT",
+            help="Reuse a saved `advisor discover --json` report instead of discovering.",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (advisor.recommendation/1).")
+    ] = False,
+    lang: LangOpt = "en",
+    dns: DnsOpt = None,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    offline: OfflineOpt = False,
+    debug: DebugOpt = False,
+    need_flags: dict[str, object] | None = None,
+) -> None:
+    """Recommend Exchange, IMAP or POP3 for this person, with the reasons."""
+    _set_debug(debug)
+    from advisor.planning import plan
+
+    result = plan(
+        address,
+        answers=answers,
+        need_flags=need_flags or {},
+        rules_dirs=rules or [],
+        from_json=from_json,
+        lang=_lang(lang),
+        nameservers=dns or [],
+        ca_file=ca_file,
+        timeout=timeout,
+        offline=offline,
+    )
+    if json_output:
+        import json
+
+        from advisor.recommend import to_json
+
+        doc = to_json(result.recommendation, address=result.address, lang=result.lang)
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    else:
+        from advisor.report import render_recommendation
+
+        render_recommendation(
+            result.recommendation, _console(), lang=result.lang, address=result.address
+        )
+    raise typer.Exit(EXIT_OK if result.recommendation.recommended else EXIT_NOTHING_USABLE)
+
+
+rules_app = typer.Typer(help="List and check recommendation rules.", no_args_is_help=True)
+app.add_typer(rules_app, name="rules")
+
+
+@rules_app.command("list")
+def rules_list(
+    rules: RulesOpt = None,
+    lang: LangOpt = "en",
+) -> None:
+    """Print every active rule: id, condition, effect, explanation."""
+    from advisor.recommend import NAMES
+    from advisor.rules.loader import load
+
+    ruleset = load(rules or [], names=NAMES)
+    language = _lang(lang)
+    for rule in ruleset.rules:
+        state = "" if rule.enabled else " (disabled)"
+        sys.stdout.write(f"{rule.id}{state}  [{rule.origin}]\n")
+        if rule.enabled:
+            sys.stdout.write(f"  when:   {rule.when.source}\n")
+            sys.stdout.write(f"  effect: {rule.effect_text()}\n")
+            sys.stdout.write(f"  why:    {rule.explanation(language)}\n")
+            if rule.reference:
+                sys.stdout.write(f"  ref:    {rule.reference}\n")
+    sys.stdout.write(f"{len(ruleset.active())} active rules from {', '.join(ruleset.sources)}\n")
+
+
+@rules_app.command("check")
+def rules_check(
+    folders: Annotated[list[Path], typer.Argument(metavar="DIR...", help="Rule folders to check.")],
+) -> None:
+    """Validate rule files: every error with its file, line and rule id."""
+    from advisor.recommend import NAMES
+    from advisor.rules.loader import load_dir
+
+    count = 0
+    for folder in folders:
+        count += len(load_dir(folder, names=NAMES))
+    sys.stdout.write(f"ok: {count} rules in {len(folders)} folder(s)\n")
+
+
+def _lang(value: str) -> str:
+    lang = value.strip().lower()[:2]
+    if lang not in ("en", "fr"):
+        raise AdvisorError(f"--lang {value!r}: expected en or fr")
+    return lang
 
 
 # ------------------------------------------------------------------ helpers

@@ -23,6 +23,8 @@ from advisor.models import (
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from advisor.recommend import Recommendation
+
 SCHEMA = "advisor.discovery/1"
 
 
@@ -239,3 +241,96 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
     else:
         verdict = "usable configuration found" if report.usable else "no usable configuration found"
     console.print(f"{verdict} in {report.elapsed_ms / 1000:.2f} s")
+
+
+# --------------------------------------------------------- recommendation
+
+_LABELS = {
+    "en": {
+        "title": "Recommendation for {address}",
+        "recommended": "Recommended: {protocol} (confidence {label}, {confidence:.0%})",
+        "none": "No protocol can be recommended: every one is excluded.",
+        "why": "Why:",
+        "alternatives": "Alternatives:",
+        "excluded": "excluded: {reasons}",
+        "caveats": "Caveats:",
+        "pop3": "POP3 set-up: leave mail on the server for {days} days",
+        "pop3_delete": "POP3 set-up: download and delete from the server (one backed-up computer)",
+        "high": "high",
+        "medium": "medium",
+        "low": "low",
+    },
+    "fr": {
+        "title": "Recommandation pour {address}",
+        "recommended": "Recommandé : {protocol} (confiance {label}, {confidence:.0%})",
+        "none": "Aucun protocole ne peut être recommandé : tous sont exclus.",
+        "why": "Pourquoi :",
+        "alternatives": "Autres possibilités :",
+        "excluded": "exclu : {reasons}",
+        "caveats": "Points d'attention :",
+        "pop3": "Réglage POP3 : laisser le courrier sur le serveur pendant {days} jours",
+        "pop3_delete": (
+            "Réglage POP3 : télécharger puis effacer du serveur (un seul ordinateur sauvegardé)"
+        ),
+        "high": "élevée",
+        "medium": "moyenne",
+        "low": "faible",
+    },
+}
+_PROTOCOL_NAMES = {"exchange": "Exchange", "imap": "IMAP", "pop3": "POP3"}
+
+
+def render_recommendation(
+    rec: Recommendation, console: Console, *, lang: str, address: str
+) -> None:
+    """The human recommendation: choice, reasons, alternatives, caveats. Fits 80 columns."""
+    from rich.markup import escape
+
+    t = _LABELS.get(lang, _LABELS["en"])
+    console.print(f"[bold]{escape(t['title'].format(address=address).rstrip())}[/bold]")
+    if rec.recommended is None:
+        console.print(f"[red]{escape(t['none'])}[/red]")
+    else:
+        console.print(
+            "[green]"
+            + escape(
+                t["recommended"].format(
+                    protocol=_PROTOCOL_NAMES[rec.recommended],
+                    label=t[rec.confidence_label],
+                    confidence=rec.confidence,
+                )
+            )
+            + "[/green]"
+        )
+    best = rec.ranking[0] if rec.recommended else None
+    if best is not None and best.reasons:
+        console.print(t["why"])
+        for rule, points in sorted(best.reasons, key=lambda item: -item[1]):
+            sign = "+" if points > 0 else ""
+            console.print(
+                f"  {sign}{points} {escape(rule.explanation(lang))} [dim]({rule.id})[/dim]"
+            )
+    others = [c for c in rec.ranking if c is not best]
+    if others:
+        console.print(t["alternatives"])
+        for choice in others:
+            name = _PROTOCOL_NAMES[choice.protocol]
+            if choice.excluded:
+                why = "; ".join(r.explanation(lang) for r in choice.excluded_by)
+                console.print(
+                    f"  {name}: " + escape(t["excluded"].format(reasons=why)), style="dim"
+                )
+            else:
+                console.print(f"  {name}: score {choice.score}")
+                for rule, points in sorted(choice.reasons, key=lambda item: item[1]):
+                    if points < 0:
+                        console.print(f"    {points} {escape(rule.explanation(lang))}", style="dim")
+    if best is not None and best.caveats:
+        console.print(f"[yellow]{t['caveats']}[/yellow]")
+        for rule in best.caveats:
+            console.print(f"  - {escape(rule.explanation(lang))}")
+    if rec.recommended == "pop3":
+        if rec.leave_on_server:
+            console.print(escape(t["pop3"].format(days=rec.keep_days)))
+        else:
+            console.print(escape(t["pop3_delete"]))

@@ -1,0 +1,90 @@
+"""From an address and answers to a recommendation: what `recommend`, `export`,
+the wizard and onboarding share.
+
+Needs come from the defaults, then the answers file, then the flags; facts
+from a fresh discovery or a saved report (``--from-json``); rules from the
+shipped folder plus ``--rules`` folders.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from advisor.errors import AdvisorError
+from advisor.models import DiscoveryReport
+from advisor.needs import Needs, apply, load_answers
+from advisor.recommend import NAMES, Recommendation, facts_from_json, recommend
+from advisor.rules.loader import RuleSet, load
+
+MAX_REPORT_BYTES = 16 * 1024 * 1024  # a discovery report is tens of KB
+
+
+@dataclass(frozen=True)
+class Plan:
+    address: str
+    lang: str
+    needs: Needs
+    report: Mapping[str, Any]  # the advisor.discovery/1 document used
+    recommendation: Recommendation
+    rules: RuleSet
+
+
+def build_needs(answers: Path | None, need_flags: Mapping[str, object]) -> Needs:
+    needs = load_answers(answers) if answers is not None else Needs()
+    return apply(needs, dict(need_flags), where="command line: ")
+
+
+def read_report(path: Path) -> dict[str, Any]:
+    """A saved ``advisor discover --json`` document, checked; one-line errors."""
+    try:
+        if path.stat().st_size > MAX_REPORT_BYTES:
+            raise AdvisorError(f"{path}: larger than 16 MiB; not a discovery report")
+        doc = json.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise AdvisorError(f"{path}: not a JSON document ({exc})") from None
+    if not isinstance(doc, dict):
+        raise AdvisorError(f"{path}: not a discovery report")
+    facts_from_json(doc)  # validates the schema marker
+    return doc
+
+
+def plan(
+    address: str,
+    *,
+    answers: Path | None = None,
+    need_flags: Mapping[str, object] | None = None,
+    rules_dirs: Sequence[Path] = (),
+    from_json: Path | None = None,
+    report: DiscoveryReport | None = None,
+    lang: str = "en",
+    nameservers: Sequence[str] = (),
+    ca_file: Path | None = None,
+    timeout: float = 10.0,
+    offline: bool = False,
+) -> Plan:
+    needs = build_needs(answers, need_flags or {})
+    ruleset = load(rules_dirs, names=NAMES)  # bad rules fail before any network use
+    if from_json is not None:
+        doc = read_report(from_json)
+    else:
+        from advisor.report import to_json
+
+        if report is None:
+            from advisor.discovery import Options
+            from advisor.runner import run_discovery
+
+            report = run_discovery(
+                address,
+                nameservers=nameservers,
+                ca_file=ca_file,
+                options=Options(timeout=timeout, offline=offline),
+            )
+        doc = to_json(report)
+    rec = recommend(needs, facts_from_json(doc), ruleset)
+    return Plan(str(doc.get("address", address)), lang, needs, doc, rec, ruleset)

@@ -1,0 +1,1 @@
+"""Recommendation rules kept as data: the condition language (``expr``) and the rule loader."""

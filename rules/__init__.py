@@ -1,0 +1,1 @@
+"""The shipped recommendation rules (TOML files beside this one), as package data."""
