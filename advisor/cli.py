@@ -8,7 +8,8 @@ Heavy modules (dnspython, rich, the probes) are imported inside the commands
 so that ``advisor --help`` costs little more than importing typer.
 """
 
-from __future__ import annotations
+# No "from __future__ import annotations" here: typer reads these annotations at
+# every start, and string annotations cost an eval() each (~10 ms in all).
 
 import os
 import sys
@@ -277,6 +278,268 @@ def recommend(
     raise typer.Exit(EXIT_OK if result.recommendation.recommended else EXIT_NOTHING_USABLE)
 
 
+ClientOpt = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--client",
+        metavar="thunderbird|outlook|apple|all",
+        help="Which clients to write files for (repeatable; default all).",
+    ),
+]
+
+
+@app.command()
+@with_need_flags
+def export(
+    address: Annotated[str, typer.Argument(help="The e-mail address, e.g. jane@example.com.")],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder to write the files into.")
+    ],
+    client: ClientOpt = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            "--protocol",
+            metavar="imap|pop3|exchange",
+            help="Use this protocol instead of the recommended one.",
+        ),
+    ] = None,
+    name: Annotated[
+        str, typer.Option("--name", metavar="TEXT", help="The person's name, for the identity.")
+    ] = "",
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files that already exist.")
+    ] = False,
+    answers: AnswersOpt = None,
+    rules: RulesOpt = None,
+    from_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-json",
+            metavar="REPORT",
+            help="Reuse a saved `advisor discover --json` report instead of discovering.",
+        ),
+    ] = None,
+    lang: LangOpt = "en",
+    dns: DnsOpt = None,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    offline: OfflineOpt = False,
+    debug: DebugOpt = False,
+    need_flags: dict[str, object] | None = None,
+) -> None:
+    """Write ready-to-import files for Thunderbird, Outlook and Apple, and a README.txt."""
+    _set_debug(debug)
+    from advisor.export import ClientKind, account_plan, render_files
+    from advisor.fsutil import write_all
+    from advisor.planning import plan
+
+    kinds = _client_kinds(client or ["all"])
+    if protocol is not None and protocol not in ("imap", "pop3", "exchange"):
+        raise AdvisorError(f"--protocol {protocol!r}: expected imap, pop3 or exchange")
+    result = plan(
+        address,
+        answers=answers,
+        need_flags=need_flags or {},
+        rules_dirs=rules or [],
+        from_json=from_json,
+        lang=_lang(lang),
+        nameservers=dns or [],
+        ca_file=ca_file,
+        timeout=timeout,
+        offline=offline,
+    )
+    rec = result.recommendation
+    chosen = protocol or rec.recommended
+    if chosen is None:
+        raise AdvisorError(
+            "no protocol can be recommended for this address (see advisor recommend);"
+            " choose one with --protocol"
+        )
+    account = account_plan(
+        result.report,
+        protocol=chosen,
+        full_name=name,
+        leave_on_server=rec.leave_on_server,
+        keep_days=rec.keep_days,
+    )
+    files = render_files(account, [ClientKind(k) for k in kinds], lang=result.lang)
+    written = write_all({out / f.name: f.data for f in files}, force=force)
+    sys.stdout.write(f"{chosen.upper()} settings for {account.email} written to {out}:\n")
+    for f in files:
+        sys.stdout.write(f"  {f.name:<42} {f.what}\n")
+    sys.stdout.write(f"Next: read {out / 'README.txt'} for the import steps.\n")
+    raise typer.Exit(EXIT_OK if written else EXIT_USER_ERROR)
+
+
+@app.command()
+def autoconfig(
+    domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],
+    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="The file to write.")],
+    output_format: Annotated[
+        str,
+        typer.Option(
+            "--format",
+            metavar="mozilla|autodiscover",
+            help="Mozilla config-v1.1.xml (default) or the matching Autodiscover POX answer.",
+        ),
+    ] = "mozilla",
+    imap: Annotated[
+        list[str] | None,
+        typer.Option("--imap", metavar="HOST:PORT:SECURITY", help="An IMAP server (repeatable)."),
+    ] = None,
+    pop3: Annotated[
+        list[str] | None,
+        typer.Option("--pop3", metavar="HOST:PORT:SECURITY", help="A POP3 server (repeatable)."),
+    ] = None,
+    smtp: Annotated[
+        list[str] | None,
+        typer.Option("--smtp", metavar="HOST:PORT:SECURITY", help="An SMTP server (repeatable)."),
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", metavar="TEXT", help="Display name of the provider.")
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the file if it exists.")] = False,
+    dns: DnsOpt = None,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    debug: DebugOpt = False,
+) -> None:
+    """For domain admins: the autoconfig file to host, and where to publish it."""
+    _set_debug(debug)
+    from dataclasses import replace
+
+    from advisor.address import normalise_domain
+    from advisor.export import domain_config_from_report, parse_server_option
+    from advisor.formats.outlook import render_autodiscover
+    from advisor.formats.plan import DomainConfig
+    from advisor.formats.thunderbird import render_autoconfig
+    from advisor.fsutil import write_all
+    from advisor.models import Protocol
+
+    if output_format not in ("mozilla", "autodiscover"):
+        raise AdvisorError(f"--format {output_format!r}: expected mozilla or autodiscover")
+    ascii_domain, _unicode = normalise_domain(domain)
+    if imap or pop3 or smtp:
+        incoming = tuple(parse_server_option(t, Protocol.IMAP) for t in imap or []) + tuple(
+            parse_server_option(t, Protocol.POP3) for t in pop3 or []
+        )
+        outgoing = tuple(parse_server_option(t, Protocol.SMTP) for t in smtp or [])
+        if not incoming or not outgoing:
+            raise AdvisorError("give at least one --imap or --pop3 server and one --smtp server")
+        config = DomainConfig(
+            domain=ascii_domain,
+            provider_id=ascii_domain,
+            display_name=name or ascii_domain,
+            short_name=(name or ascii_domain).split()[0],
+            incoming=incoming,
+            outgoing=outgoing,
+        )
+    else:
+        from advisor.discovery import Options
+        from advisor.report import to_json
+        from advisor.runner import run_discovery
+
+        report = run_discovery(
+            f"postmaster@{ascii_domain}",
+            nameservers=dns or [],
+            ca_file=ca_file,
+            options=Options(timeout=timeout, send_address=False),
+        )
+        config = domain_config_from_report(to_json(report))
+        if name:
+            config = replace(config, display_name=name, short_name=name.split()[0])
+    render = render_autoconfig if output_format == "mozilla" else render_autodiscover
+    text = render(config)
+    write_all({out: text.encode()}, force=force)
+    sys.stdout.write(f"wrote {out}\n")
+    sys.stdout.write(_publishing_steps(config, output_format))
+
+
+def _publishing_steps(config: object, output_format: str) -> str:
+    from advisor.formats.plan import DomainConfig
+
+    assert isinstance(config, DomainConfig)
+    d = config.domain
+    lines = ["Publish it so that mail clients find it:"]
+    if output_format == "mozilla":
+        lines += [
+            f"  https://autoconfig.{d}/mail/config-v1.1.xml   (Thunderbird, K-9/Thunderbird for"
+            " Android, Evolution, KMail...)",
+            f"  https://{d}/.well-known/autoconfig/mail/config-v1.1.xml   (IETF draft location)",
+            "  Serve it as text/xml over HTTPS with a certificate valid for the host name; the",
+            "  query string ?emailaddress=... may be ignored.",
+            "DNS records:",
+            f"  autoconfig.{d}. IN CNAME <your web server>.",
+        ]
+    else:
+        lines += [
+            f"  https://autodiscover.{d}/autodiscover/autodiscover.xml   (answer POST requests"
+            " with this file)",
+            f"  https://{d}/autodiscover/autodiscover.xml   (optional, tried first by Outlook)",
+            "DNS records:",
+            f"  autodiscover.{d}. IN CNAME <your web server>.",
+            f"  _autodiscover._tcp.{d}. IN SRV 0 0 443 autodiscover.{d}.",
+        ]
+    service = {
+        ("imap", "ssl"): "_imaps._tcp",
+        ("imap", "starttls"): "_imap._tcp",
+        ("pop3", "ssl"): "_pop3s._tcp",
+        ("pop3", "starttls"): "_pop3._tcp",
+        ("smtp", "ssl"): "_submissions._tcp",
+        ("smtp", "starttls"): "_submission._tcp",
+    }
+    lines.append("  RFC 6186 / RFC 8314 SRV records (used by some clients, and by advisor):")
+    for priority, server in enumerate((*config.incoming, *config.outgoing)):
+        label = service[(server.protocol.value, server.security.value)]
+        lines.append(f"  {label}.{d}. IN SRV {priority} 1 {server.port} {server.hostname}.")
+    return "\n".join(lines) + "\n"
+
+
+@app.command()
+def lint(
+    files: Annotated[list[Path], typer.Argument(metavar="FILE...", help="Autoconfig XML files.")],
+    json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
+) -> None:
+    """Semantic checks of autoconfig XML that no XML parser does."""
+    from advisor.formats.lint import lint as lint_file
+    from advisor.formats.lint import lint_text_report
+    from advisor.formats.lint import to_json as lint_json
+
+    reports = []
+    for path in files:
+        try:
+            size = path.stat().st_size
+            data = path.read_bytes() if size <= 4 * 1024 * 1024 else b""
+        except OSError as exc:
+            raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+        if size > 4 * 1024 * 1024:
+            raise AdvisorError(f"{path}: larger than 4 MiB; not an autoconfig file")
+        reports.append((str(path), lint_file(data, name=str(path))))
+    if json_output:
+        import json
+
+        doc = {"schema": "advisor.lint/1", "files": [lint_json(r, file=n) for n, r in reports]}
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    else:
+        for file_name, report in reports:
+            sys.stdout.write(lint_text_report(report, file=file_name))
+    failed = sum(1 for _, r in reports if r.errors)
+    raise typer.Exit(EXIT_USER_ERROR if failed else EXIT_OK)
+
+
+def _client_kinds(values: list[str]) -> list[str]:
+    out = []
+    for value in values:
+        for part in value.replace(",", " ").split():
+            if part not in ("thunderbird", "outlook", "apple", "all"):
+                raise AdvisorError(
+                    f"--client {part!r}: expected thunderbird, outlook, apple or all"
+                )
+            out.append(part)
+    return out
+
+
 rules_app = typer.Typer(help="List and check recommendation rules.", no_args_is_help=True)
 app.add_typer(rules_app, name="rules")
 
@@ -352,7 +615,7 @@ def _progress_observer() -> _Progress | None:
     return _Progress() if sys.stderr.isatty() else None
 
 
-def _console() -> Console:
+def _console() -> "Console":
     from rich.console import Console
 
     # rich honours NO_COLOR itself; width falls back to 80 when not a terminal.

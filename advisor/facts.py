@@ -31,8 +31,37 @@ NEW_OUTLOOK_ON_PREMISES = (
 )
 
 
-def notes_for(hosted_by: str | None, exchange_hosted: str | None) -> tuple[str, ...]:
-    """The facts to tell a user of this provider."""
+_FRENCH = {
+    MICROSOFT365_OAUTH: (
+        "Microsoft 365 (Exchange Online) a désactivé l'authentification simple pour EWS,"
+        " ActiveSync, IMAP et POP en octobre 2022 : les logiciels IMAP, POP et SMTP doivent se"
+        " connecter en OAuth2 (XOAUTH2) - les mots de passe d'application n'y changent rien"
+    ),
+    MICROSOFT365_SMTP: (
+        "Exchange Online désactive par défaut l'envoi SMTP authentifié par simple mot de passe"
+        " pour les organisations existantes à partir de fin décembre 2026 (les administrateurs"
+        " peuvent encore le réactiver)"
+    ),
+    MICROSOFT365_DIRECT_CONNECT: (
+        "Outlook 2016 et les versions suivantes interrogent d'abord Microsoft 365 (« direct"
+        " connect »), quoi que dise le DNS"
+    ),
+    GOOGLE_OAUTH: (
+        "Depuis septembre 2024, Google Workspace et Gmail n'acceptent IMAP, POP et SMTP qu'avec"
+        " OAuth2 ou un mot de passe d'application (qui suppose la validation en deux étapes)"
+    ),
+    NEW_OUTLOOK_ON_PREMISES: (
+        "le nouvel Outlook pour Windows ne sait pas ajouter un compte Exchange hébergé sur site,"
+        " ignore les fichiers PRF et le registre, et synchronise l'IMAP via le cloud de"
+        " Microsoft : utilisez l'Outlook classique"
+    ),
+}
+
+
+def notes_for(
+    hosted_by: str | None, exchange_hosted: str | None, *, lang: str = "en"
+) -> tuple[str, ...]:
+    """The facts to tell a user of this provider, in English or French."""
     notes: list[str] = []
     if hosted_by == "microsoft365" or exchange_hosted == "microsoft365":
         notes += [MICROSOFT365_OAUTH, MICROSOFT365_SMTP, MICROSOFT365_DIRECT_CONNECT]
@@ -40,6 +69,8 @@ def notes_for(hosted_by: str | None, exchange_hosted: str | None) -> tuple[str, 
         notes.append(GOOGLE_OAUTH)
     if exchange_hosted == "on-premises":
         notes.append(NEW_OUTLOOK_ON_PREMISES)
+    if lang == "fr":
+        return tuple(_FRENCH[n] for n in notes)
     return tuple(notes)
 
 

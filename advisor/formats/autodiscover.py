@@ -118,7 +118,9 @@ class AutodiscoverProtocol:
     domain_name: str | None = None
     auth_package: str | None = None  # EXPR/EXHTTP: basic, ntlm, negotiate, ...
     ews_url: str | None = None
-    as_url: str | None = None  # ActiveSync (MobileSync)
+    # MS-OXDSCLI: ASUrl is the Availability service (free/busy), NOT ActiveSync;
+    # the Outlook response schema carries no ActiveSync URL at all.
+    as_url: str | None = None
     oab_url: str | None = None
     owa_url: str | None = None  # WEB: External (else Internal) OWAUrl
     server_version: str | None = None
@@ -205,7 +207,13 @@ class AutodiscoverResponse:
 
     @property
     def activesync_url(self) -> str | None:
-        return next((p.as_url for p in self._exchange() if p.as_url), None)
+        """Where ActiveSync conventionally lives: ``/Microsoft-Server-ActiveSync`` on the EWS
+        host. A candidate for the probe to confirm (the POX answer names no ActiveSync URL)."""
+        ews = self.ews_url
+        if not ews or "://" not in ews:
+            return None
+        scheme, rest = ews.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}/Microsoft-Server-ActiveSync"
 
     def _exchange(self) -> list[AutodiscoverProtocol]:
         order = {"EXPR": 0, "EXHTTP": 1, "EXCH": 2, "WEB": 3}

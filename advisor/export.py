@@ -1,0 +1,319 @@
+"""From a discovery report and a recommendation to the files each client imports.
+
+Choosing is done here (which server of the report, which protocol, which
+sign-in method); rendering is done by the pure formatters of
+``advisor.formats``; writing by ``advisor.fsutil``. Nothing here touches the
+network, and nothing ever holds a password.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from typing import Any
+
+from advisor.errors import AdvisorError
+from advisor.formats.plan import (
+    AccountPlan,
+    DomainConfig,
+    ExchangeSetting,
+    OAuth2Setting,
+    ServerSetting,
+)
+from advisor.models import Protocol, Security
+
+XML_FOLDER_WINDOWS = r"C:\ProgramData\MailSetupAdvisor"  # where the README puts the POX file
+
+
+class ClientKind(StrEnum):
+    THUNDERBIRD = "thunderbird"
+    OUTLOOK = "outlook"
+    APPLE = "apple"
+    ALL = "all"
+
+
+def expand_clients(kinds: Sequence[ClientKind]) -> list[ClientKind]:
+    chosen = set(kinds)
+    if ClientKind.ALL in chosen or not chosen:
+        return [ClientKind.THUNDERBIRD, ClientKind.OUTLOOK, ClientKind.APPLE]
+    return [
+        k for k in (ClientKind.THUNDERBIRD, ClientKind.OUTLOOK, ClientKind.APPLE) if k in chosen
+    ]
+
+
+def _pick(candidates: list[dict[str, Any]], protocol: str | None) -> dict[str, Any] | None:
+    """The best candidate for ``protocol``: verified first, in the report's order."""
+    pool = [c for c in candidates if protocol is None or c.get("protocol") == protocol]
+    for c in pool:
+        if c.get("verified"):
+            return c
+    return pool[0] if pool else None
+
+
+def _auth_for(candidate: dict[str, Any], oauth: bool) -> str:
+    if oauth:
+        return "OAuth2"
+    stated = [a for a in candidate.get("stated_auth") or [] if a != "OAuth2"]
+    if stated:
+        return str(stated[0])
+    # Over TLS, a plain password exchange is what every client does by default.
+    return "password-cleartext"
+
+
+def _server(candidate: dict[str, Any], oauth: bool) -> ServerSetting:
+    security = Security(candidate["security"])
+    if security is Security.PLAIN:
+        raise AdvisorError(
+            f"{candidate['hostname']}:{candidate['port']} offers no encryption: advisor does not"
+            " write a configuration that would send a password in clear text"
+        )
+    return ServerSetting(
+        protocol=Protocol(candidate["protocol"]),
+        hostname=str(candidate["hostname"]),
+        port=int(candidate["port"]),
+        security=security,
+        username=str(candidate.get("username") or ""),
+        auth=_auth_for(candidate, oauth),
+    )
+
+
+def _oauth2_for(provider_id: str | None) -> OAuth2Setting | None:
+    """OAuth2 endpoints the catalogue knows for this provider, if any."""
+    if not provider_id:
+        return None
+    from advisor.catalogue import Catalogue
+
+    catalogue = Catalogue.load()
+    entry = next((e for e in catalogue.entries() if e.id == provider_id), None)
+    if entry is None or entry.provider.oauth2 is None:
+        return None
+    o = entry.provider.oauth2
+    return OAuth2Setting(o.issuer, o.scope, o.auth_url, o.token_url, o.client_id)
+
+
+def account_plan(
+    report: Mapping[str, Any],
+    *,
+    protocol: str,
+    full_name: str = "",
+    leave_on_server: bool = True,
+    keep_days: int | None = 14,
+) -> AccountPlan:
+    """The account to export for the report's address and the chosen protocol."""
+    address = str(report["address"])
+    local, _, _domain = address.rpartition("@")
+    domain = str(report.get("domain_ascii") or report["domain"])
+    email = f"{local}@{domain}"
+    provider = report.get("provider") or {}
+    exchange = report.get("exchange") or {}
+    on_m365 = (
+        provider.get("hosted_by") == "microsoft365" or exchange.get("hosted") == "microsoft365"
+    )
+    oauth = bool(provider.get("requires_oauth2"))
+    provider_id = str(provider.get("id") or domain)
+    provider_name = str(provider.get("name") or domain)
+    exchange_setting = None
+    if exchange:
+        server = None
+        for url in (exchange.get("ews_url"), exchange.get("activesync_url")):
+            if url:
+                server = str(url).split("/")[2]
+                break
+        exchange_setting = ExchangeSetting(
+            ews_url=exchange.get("ews_url"),
+            activesync_url=exchange.get("activesync_url"),
+            autodiscover_url=exchange.get("autodiscover_url"),
+            server=server,
+            hosted=exchange.get("hosted"),
+        )
+    incoming = outgoing = None
+    if protocol == "exchange":
+        if exchange_setting is None or not (
+            exchange_setting.ews_url or exchange_setting.activesync_url or on_m365
+        ):
+            raise AdvisorError(
+                f"discovery found no Exchange server for {domain}: choose --protocol imap or pop3"
+            )
+        if exchange_setting.server is None and on_m365:
+            exchange_setting = replace(exchange_setting, server="outlook.office365.com")
+    else:
+        found = _pick(list(report.get("incoming") or []), protocol)
+        if found is None:
+            raise AdvisorError(
+                f"discovery found no {protocol.upper()} server for {domain}:"
+                " choose another --protocol"
+            )
+        incoming = _server(found, oauth)
+        sending = _pick(list(report.get("outgoing") or []), None)
+        if sending is None:
+            raise AdvisorError(f"discovery found no SMTP server for {domain}")
+        outgoing = _server(sending, oauth)
+    return AccountPlan(
+        email=email,
+        full_name=full_name,
+        domain=domain,
+        protocol=protocol,
+        provider_id=provider_id,
+        provider_name=provider_name,
+        incoming=incoming,
+        outgoing=outgoing,
+        pop3_leave_on_server=leave_on_server,
+        pop3_keep_days=keep_days if leave_on_server else None,
+        exchange=exchange_setting,
+        oauth2=_oauth2_for(provider.get("id")) if oauth or on_m365 else None,
+        on_microsoft365=on_m365,
+    )
+
+
+def _template(username: str, email: str) -> str:
+    local = email.split("@", 1)[0]
+    if username == email:
+        return "%EMAILADDRESS%"
+    if username == local:
+        return "%EMAILLOCALPART%"
+    return username
+
+
+def domain_config_from_plan(plan: AccountPlan) -> DomainConfig:
+    """The domain file (placeholders instead of the person's names) for Thunderbird's isp/."""
+    servers = []
+    for s in (plan.incoming, plan.outgoing):
+        if s is not None:
+            servers.append(replace(s, username=_template(s.username, plan.email)))
+    incoming = tuple(s for s in servers if s.protocol is not Protocol.SMTP)
+    outgoing = tuple(s for s in servers if s.protocol is Protocol.SMTP)
+    return DomainConfig(
+        domain=plan.domain,
+        provider_id=plan.provider_id,
+        display_name=plan.provider_name,
+        short_name=plan.provider_name.split()[0] if plan.provider_name else plan.domain,
+        incoming=incoming,
+        outgoing=outgoing,
+        pop3_leave_on_server=plan.pop3_leave_on_server,
+        pop3_keep_days=plan.pop3_keep_days,
+        oauth2=plan.oauth2,
+    )
+
+
+def domain_config_from_report(report: Mapping[str, Any]) -> DomainConfig:
+    """Every verified server of a report, ranked, with placeholders: for domain admins."""
+    address = str(report["address"])
+    domain = str(report.get("domain_ascii") or report["domain"])
+    email = f"{address.rpartition('@')[0]}@{domain}"
+    provider = report.get("provider") or {}
+    oauth = bool(provider.get("requires_oauth2"))
+    incoming: list[ServerSetting] = []
+    outgoing: list[ServerSetting] = []
+    for side, bucket in (("incoming", incoming), ("outgoing", outgoing)):
+        for c in report.get(side) or []:
+            if c.get("verified") and c.get("security") != "plain":
+                server = _server(c, oauth)
+                bucket.append(replace(server, username=_template(server.username, email)))
+    if not incoming or not outgoing:
+        raise AdvisorError(
+            f"discovery verified no {'incoming' if not incoming else 'outgoing'} server for"
+            f" {domain}: give the servers with --imap/--pop3 and --smtp"
+        )
+    name = str(provider.get("name") or domain)
+    return DomainConfig(
+        domain=domain,
+        provider_id=domain,
+        display_name=name,
+        short_name=name.split(maxsplit=1)[0],
+        incoming=tuple(incoming),
+        outgoing=tuple(outgoing),
+        oauth2=_oauth2_for(provider.get("id")) if oauth else None,
+    )
+
+
+def parse_server_option(text: str, protocol: Protocol) -> ServerSetting:
+    """``HOST:PORT:SECURITY`` (security ssl|starttls; plain is refused)."""
+    parts = text.rsplit(":", 2)
+    if len(parts) != 3 or not parts[1].isdigit():
+        raise AdvisorError(
+            f"--{protocol.value} {text!r}: expected HOST:PORT:SECURITY,"
+            " e.g. imap.example.com:993:ssl"
+        )
+    host, port, security = (
+        parts[0].strip().lower().rstrip("."),
+        int(parts[1]),
+        parts[2].strip().lower(),
+    )
+    if not 0 < port < 65536:
+        raise AdvisorError(f"--{protocol.value} {text!r}: the port must be from 1 to 65535")
+    if security not in ("ssl", "starttls"):
+        raise AdvisorError(
+            f"--{protocol.value} {text!r}: security must be ssl or starttls (plain would send"
+            " passwords in clear text)"
+        )
+    from advisor.address import normalise_domain
+
+    try:
+        host = normalise_domain(host)[0]
+    except AdvisorError:
+        raise AdvisorError(f"--{protocol.value} {text!r}: {host!r} is not a host name") from None
+    return ServerSetting(protocol, host, port, Security(security), "%EMAILADDRESS%")
+
+
+@dataclass(frozen=True)
+class ExportFile:
+    name: str  # relative to the output folder
+    data: bytes
+    client: ClientKind
+    what: str  # one line for people
+
+
+def render_files(
+    plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str
+) -> list[ExportFile]:
+    """Every file for every chosen client, plus README.txt."""
+    from advisor.formats import apple, outlook, thunderbird
+    from advisor.instructions import readme
+
+    domain = plan.domain
+    files: list[ExportFile] = []
+    for kind in expand_clients(clients):
+        if kind is ClientKind.THUNDERBIRD:
+            if plan.protocol != "exchange":
+                text = thunderbird.render_autoconfig(domain_config_from_plan(plan))
+                files.append(
+                    ExportFile(
+                        f"thunderbird/{domain}.xml", text.encode(), kind, "autoconfig for isp/"
+                    )
+                )
+                js = thunderbird.render_user_js(plan)
+                files.append(
+                    ExportFile("thunderbird/user.js", js.encode(), kind, "profile user.js")
+                )
+        elif kind is ClientKind.OUTLOOK:
+            xml_name = f"autodiscover-{domain}.xml"
+            xml = outlook.render_autodiscover(plan)
+            files.append(
+                ExportFile(f"outlook/{xml_name}", xml.encode(), kind, "Autodiscover answer")
+            )
+            reg = outlook.render_reg_bytes(
+                domain,
+                f"{XML_FOLDER_WINDOWS}\\{xml_name}",
+                on_microsoft365=plan.on_microsoft365,
+                exchange=plan.protocol == "exchange",
+            )
+            files.append(ExportFile(f"outlook/autodiscover-{domain}.reg", reg, kind, "registry"))
+            if plan.protocol != "exchange":
+                # UTF-16 with a BOM: Windows reads a BOM-less INI in the ANSI code page.
+                prf = outlook.render_prf_bytes(plan)
+                files.append(ExportFile(f"outlook/{domain}.prf", prf, kind, "PRF profile"))
+        elif kind is ClientKind.APPLE:
+            data = apple.render_mobileconfig(plan)
+            files.append(
+                ExportFile(f"apple/{domain}.mobileconfig", data, kind, "configuration profile")
+            )
+    files.append(
+        ExportFile(
+            "README.txt",
+            readme(plan, expand_clients(clients), lang=lang).encode(),
+            ClientKind.ALL,
+            "how to import",
+        )
+    )
+    return files

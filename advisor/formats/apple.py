@@ -1,0 +1,259 @@
+"""Apple configuration profiles (``.mobileconfig``) for Mail on iPhone, iPad and Mac.
+
+Pure: an :class:`~advisor.formats.plan.AccountPlan` in, the bytes of an
+unsigned XML property list out. The keys are Apple's, from the Device
+Management reference (github.com/apple/device-management,
+``mdm/profiles/TopLevel.yaml``, ``CommonPayloadKeys.yaml``,
+``com.apple.mail.managed.yaml``, ``com.apple.eas.account.yaml``).
+
+Choices, each also explained where it is made:
+
+* **STARTTLS.** ``IncomingMailServerUseSSL``/``OutgoingMailServerUseSSL`` are
+  one boolean: "If true, the system enables SSL for authentication on the
+  incoming mail server" - Apple does not distinguish implicit TLS from
+  STARTTLS. Apple Mail with ``UseSSL`` true on a STARTTLS port (143, 110, 587)
+  negotiates STARTTLS and refuses to go on without it; with ``false`` it may
+  log in in clear text when STARTTLS is missing or stripped by an attacker.
+  Profiles in the field rely on that reading (Mail-in-a-Box's
+  ``conf/ios-profile.xml``: SMTP 587, STARTTLS-only, ``UseSSL`` true). So
+  ``true`` is written for both SSL and STARTTLS, ``false`` only for a server the
+  plan says is plain: the choice that never sends a password in clear.
+* **OAuth2.** ``com.apple.mail.managed`` offers ``EmailAuthNone``,
+  ``EmailAuthPassword``, ``EmailAuthCRAMMD5``, ``EmailAuthNTLM`` and
+  ``EmailAuthHTTPMD5``: no OAuth2. An OAuth2 plan is written with
+  ``EmailAuthPassword`` (the only way to carry a credential) and the profile's
+  descriptions say so: use an app password, or add the account with
+  Settings > Mail > Accounts > Add Account, whose Google and Microsoft entries
+  sign in with OAuth2. Exchange ActiveSync does have ``OAuth`` (iOS 12+): it is
+  set for Microsoft 365.
+* **Exchange.** ``com.apple.eas.account`` exists on iOS, iPadOS and visionOS
+  only (macOS: "n/a"), so such a profile carries ``TargetDeviceType`` 1
+  (iPhone/iPad) and macOS refuses it instead of installing nothing.
+* **Identifiers.** ``PayloadUUID`` values are :func:`uuid.uuid5` of a fixed
+  namespace of ours, the payload kind and the lower-cased address: a re-export
+  for the same address yields the same profile, which replaces the installed
+  one instead of adding a second account. ``PayloadIdentifier`` is the
+  reversed mail domain, ``mail-setup-advisor`` and that UUID.
+* **No password**, ever: no ``IncomingPassword``, ``OutgoingPassword`` or
+  ``Password`` key. The device asks for it while installing the profile.
+"""
+
+from __future__ import annotations
+
+import plistlib
+import re
+import uuid
+from typing import Any, Final
+from urllib.parse import urlsplit
+
+from advisor.errors import AdvisorError
+from advisor.formats.plan import AccountPlan, ServerSetting
+from advisor.models import Protocol, Security
+
+
+class AppleExportError(AdvisorError):
+    """The plan cannot be written as a configuration profile; ``str()`` says why."""
+
+
+# uuid5(NAMESPACE_DNS, "mobileconfig.mail-setup-advisor.invalid"), frozen here:
+# changing it would give every re-exported profile new identities.
+UUID_NAMESPACE: Final = uuid.UUID("5c30b6da-9680-5545-b743-26cb16bf33c1")
+IDENTIFIER_TAG: Final = "mail-setup-advisor"
+
+MAIL_PAYLOAD: Final = "com.apple.mail.managed"
+EAS_PAYLOAD: Final = "com.apple.eas.account"
+M365_EAS_HOST: Final = "outlook.office365.com"
+_TARGET_IPHONE_IPAD: Final = 1  # TopLevel.yaml TargetDeviceType: 1 = iPhone/iPad/iPod touch
+
+_ACCOUNT_TYPES: Final = {Protocol.IMAP: "EmailTypeIMAP", Protocol.POP3: "EmailTypePOP"}
+# Mozilla words -> the EmailAuth* range of com.apple.mail.managed. Mozilla's
+# "password-encrypted" is CRAM-MD5/DIGEST-MD5 (Thunderbird's "encrypted
+# password"). What Apple cannot name (OAuth2, GSSAPI, TLS-client-cert) falls
+# back to a password; the descriptions tell the user (OAuth2) - see the module
+# docstring.
+_AUTH: Final = {
+    "password-cleartext": "EmailAuthPassword",
+    "password-encrypted": "EmailAuthCRAMMD5",
+    "NTLM": "EmailAuthNTLM",
+    "none": "EmailAuthNone",
+    "client-IP-address": "EmailAuthNone",
+}
+_FALLBACK_AUTH: Final = "EmailAuthPassword"
+_NO_PASSWORD: Final = frozenset({"EmailAuthNone"})
+# Apple's "Use SSL" for our security: true for STARTTLS too (module docstring).
+USE_SSL: Final = {Security.SSL: True, Security.STARTTLS: True, Security.PLAIN: False}
+
+
+def payload_uuid(email: str, kind: str) -> str:
+    """The stable ``PayloadUUID`` of payload ``kind`` in the profile for ``email``."""
+    return str(uuid.uuid5(UUID_NAMESPACE, f"{kind}\n{email.strip().lower()}")).upper()
+
+
+def render_mobileconfig(plan: AccountPlan, *, organization: str = "Mail Setup Advisor") -> bytes:
+    """An unsigned ``.mobileconfig`` (XML plist) with one Mail or Exchange payload."""
+    content = _eas_payload(plan) if plan.protocol == "exchange" else _mail_payload(plan)
+    profile_uuid = payload_uuid(plan.email, "Configuration")
+    identifier = _identifier(plan, profile_uuid)
+    oauth_note = _oauth_note(plan)
+    kind = {"imap": "IMAP", "pop3": "POP", "exchange": "Exchange"}.get(plan.protocol, "mail")
+    content.update(
+        {
+            "PayloadVersion": 1,
+            "PayloadIdentifier": f"{identifier}.{'eas' if plan.protocol == 'exchange' else 'mail'}",
+            "PayloadUUID": payload_uuid(plan.email, str(content["PayloadType"])),
+            "PayloadDisplayName": _clean(f"{_provider(plan)} ({kind})"),
+            "PayloadDescription": _clean(f"The {kind} account {plan.email}.{oauth_note}"),
+            "PayloadOrganization": _clean(organization),
+        }
+    )
+    profile: dict[str, Any] = {
+        "PayloadType": "Configuration",
+        "PayloadVersion": 1,
+        "PayloadIdentifier": identifier,
+        "PayloadUUID": profile_uuid,
+        "PayloadDisplayName": _clean(f"{_provider(plan)} - {plan.email}"),
+        "PayloadDescription": _clean(
+            f"Sets up the {kind} account {plan.email} in Mail. It holds no password:"
+            f" {_credential_step(plan)}{oauth_note}"
+        ),
+        "PayloadOrganization": _clean(organization),
+        "PayloadContent": [content],
+    }
+    if plan.protocol == "exchange":
+        profile["TargetDeviceType"] = _TARGET_IPHONE_IPAD
+    return plistlib.dumps(profile, fmt=plistlib.FMT_XML, sort_keys=True)
+
+
+def parse_mobileconfig(data: bytes) -> dict[str, Any]:
+    """The profile as a dictionary (``plistlib.loads``); for tests and round trips."""
+    loaded = plistlib.loads(data)
+    if not isinstance(loaded, dict):
+        raise AppleExportError("not a configuration profile: the plist is not a dictionary")
+    return loaded
+
+
+def _mail_payload(plan: AccountPlan) -> dict[str, Any]:
+    incoming, outgoing = plan.incoming, plan.outgoing
+    if incoming is None or outgoing is None or incoming.protocol not in _ACCOUNT_TYPES:
+        raise AppleExportError(
+            f"the {plan.protocol.upper()} plan for {plan.email} names no incoming or no outgoing"
+            " server"
+        )
+    payload: dict[str, Any] = {
+        "PayloadType": MAIL_PAYLOAD,
+        "EmailAccountType": _ACCOUNT_TYPES[incoming.protocol],
+        "EmailAccountDescription": _clean(_provider(plan)),
+        "EmailAddress": plan.email,
+        **_server_keys("Incoming", incoming),
+        **_server_keys("Outgoing", outgoing),
+        # "prompts the user only once for the password" (interactive installs):
+        # true when one login serves both servers.
+        "OutgoingPasswordSameAsIncomingPassword": (
+            incoming.username == outgoing.username
+            and _auth(incoming) not in _NO_PASSWORD
+            and _auth(outgoing) not in _NO_PASSWORD
+        ),
+        "PreventMove": False,
+        "PreventAppSheet": False,
+        "SMIMEEnabled": False,
+    }
+    if name := _clean(plan.full_name).strip():
+        payload["EmailAccountName"] = name  # "The system displays this name in sent messages."
+    return payload
+
+
+def _server_keys(side: str, server: ServerSetting) -> dict[str, Any]:
+    keys: dict[str, Any] = {
+        f"{side}MailServerHostName": server.hostname,
+        f"{side}MailServerPortNumber": server.port,
+        f"{side}MailServerUseSSL": USE_SSL[server.security],
+        f"{side}MailServerAuthentication": _auth(server),
+    }
+    if (username := _clean(server.username)) and _auth(server) not in _NO_PASSWORD:
+        # Without it the device asks for the user name while installing.
+        keys[f"{side}MailServerUsername"] = username
+    return keys
+
+
+def _auth(server: ServerSetting) -> str:
+    return _AUTH.get(server.auth, _FALLBACK_AUTH)
+
+
+def _eas_payload(plan: AccountPlan) -> dict[str, Any]:
+    payload: dict[str, Any] = {
+        "PayloadType": EAS_PAYLOAD,
+        "EmailAddress": plan.email,
+        # "Required for noninteractive installations": the address, which is
+        # the sign-in name for Microsoft 365 and, as the UPN, for most
+        # on-premises servers. (The plan has no separate Exchange login name.)
+        "UserName": plan.email,
+        "PreventMove": False,
+        "PreventAppSheet": False,
+    }
+    host, ssl = _eas_host(plan)
+    if host is not None:
+        payload["Host"] = host
+        payload["SSL"] = ssl
+    if _is_m365(plan):
+        # "If true, enables OAuth for authentication. If enabled, don't specify
+        # a password." (iOS 12+): Exchange Online refuses Basic authentication.
+        payload["OAuth"] = True
+    return payload
+
+
+def _eas_host(plan: AccountPlan) -> tuple[str | None, bool]:
+    """The ActiveSync host and whether it speaks https; Microsoft 365 has one host."""
+    ex = plan.exchange
+    if _is_m365(plan):
+        return M365_EAS_HOST, True
+    if ex is None:
+        return None, True
+    for url in (ex.activesync_url, ex.ews_url):
+        try:
+            parts = urlsplit(url or "")
+        except ValueError:
+            continue
+        if parts.hostname:
+            return parts.hostname, parts.scheme.lower() != "http"
+    return ex.server, True
+
+
+def _is_m365(plan: AccountPlan) -> bool:
+    ex = plan.exchange
+    return plan.on_microsoft365 or (ex is not None and ex.hosted == "microsoft365")
+
+
+def _credential_step(plan: AccountPlan) -> str:
+    if plan.protocol == "exchange" and _is_m365(plan):
+        return "you sign in on Microsoft's page when the account is added."
+    return "you are asked for it while installing."
+
+
+def _oauth_note(plan: AccountPlan) -> str:
+    servers = [s for s in (plan.incoming, plan.outgoing) if s is not None]
+    if plan.protocol == "exchange" or not any(s.auth == "OAuth2" for s in servers):
+        return ""
+    return (
+        " This provider signs in with OAuth2, which Apple's Mail payload cannot do: enter an"
+        " app password when asked, or instead add the account in Settings > Mail > Accounts >"
+        " Add Account."
+    )
+
+
+def _identifier(plan: AccountPlan, profile_uuid: str) -> str:
+    labels = [label for label in plan.domain.lower().split(".") if label]
+    reverse = ".".join(reversed(labels)) or "invalid"
+    return f"{reverse}.{IDENTIFIER_TAG}.{profile_uuid}"
+
+
+def _provider(plan: AccountPlan) -> str:
+    return plan.provider_name.strip() or plan.domain
+
+
+# What an XML 1.0 document may contain (§2.2 Char); plistlib refuses the rest.
+_NOT_XML_CHAR = re.compile("[^\t\n\r\x20-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]")
+
+
+def _clean(text: str) -> str:
+    """Text plistlib can write: characters XML 1.0 cannot carry are dropped."""
+    return _NOT_XML_CHAR.sub("", text)

@@ -1,0 +1,43 @@
+// Thunderbird user.js written by mail-setup-advisor: one mail account.
+// Use it in a NEW, empty profile: put this file in the profile folder, start
+// Thunderbird once, then delete this file. Thunderbird applies user.js at every
+// start, so a kept copy would undo later changes and hide accounts added later.
+// No password is stored here: Thunderbird asks for it at the first connection.
+
+// Account list
+user_pref("mail.accountmanager.accounts", "account1");
+user_pref("mail.accountmanager.defaultaccount", "account1");
+user_pref("mail.account.account1.server", "server1");
+user_pref("mail.account.account1.identities", "id1");
+
+// Incoming server (POP3)
+user_pref("mail.server.server1.type", "pop3");
+user_pref("mail.server.server1.hostname", "pop.example.net");
+user_pref("mail.server.server1.port", 995);
+user_pref("mail.server.server1.socketType", 3);
+user_pref("mail.server.server1.userName", "max");
+user_pref("mail.server.server1.authMethod", 3);
+user_pref("mail.server.server1.name", "max@example.net");
+user_pref("mail.server.server1.valid", true);
+user_pref("mail.server.server1.login_at_startup", true);
+user_pref("mail.server.server1.leave_on_server", true);
+user_pref("mail.server.server1.delete_by_age_from_server", true);
+user_pref("mail.server.server1.num_days_to_leave_on_server", 14);
+user_pref("mail.server.server1.download_on_biff", true);
+
+// Identity
+user_pref("mail.identity.id1.useremail", "max@example.net");
+user_pref("mail.identity.id1.fullName", "Max Mustermann");
+user_pref("mail.identity.id1.smtpServer", "smtp1");
+user_pref("mail.identity.id1.valid", true);
+
+// Outgoing server (SMTP)
+user_pref("mail.smtpservers", "smtp1");
+user_pref("mail.smtp.defaultserver", "smtp1");
+user_pref("mail.smtpserver.smtp1.type", "smtp");
+user_pref("mail.smtpserver.smtp1.description", "Example Net");
+user_pref("mail.smtpserver.smtp1.hostname", "smtp.example.net");
+user_pref("mail.smtpserver.smtp1.port", 465);
+user_pref("mail.smtpserver.smtp1.try_ssl", 3);
+user_pref("mail.smtpserver.smtp1.authMethod", 3);
+user_pref("mail.smtpserver.smtp1.username", "max");
