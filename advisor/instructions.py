@@ -25,7 +25,7 @@ _TEXT = {
         "exchange": "Exchange: {what}",
         "pop3_keep": "POP3: mail is left on the server for {days} days after download.",
         "pop3_delete": "POP3: mail is removed from the server once downloaded (one backed-up computer).",
-        "oauth": "Sign-in uses OAuth2: the client opens the provider's login page; app passwords are not used.",
+        "oauth": "Sign-in uses OAuth2: the client opens the provider's login page. Thunderbird, Outlook and Apple Mail can; the Apple profile cannot carry OAuth2 (add the account in Settings > Mail > Accounts instead); older clients that only know passwords cannot connect.",
         "tb": "Thunderbird (version 102 or later; Windows, macOS, Linux)",
         "tb_isp": (
             "thunderbird/{domain}.xml - settings for every address of {domain}. Copy it into the"
@@ -85,7 +85,7 @@ _TEXT = {
         "exchange": "Exchange : {what}",
         "pop3_keep": "POP3 : le courrier reste {days} jours sur le serveur après téléchargement.",
         "pop3_delete": "POP3 : le courrier est retiré du serveur une fois téléchargé (un seul ordinateur, sauvegardé).",
-        "oauth": "La connexion passe par OAuth2 : le logiciel ouvre la page de connexion du fournisseur ; pas de mot de passe d'application.",
+        "oauth": "La connexion passe par OAuth2 : le logiciel ouvre la page de connexion du fournisseur. Thunderbird, Outlook et Apple Mail savent le faire ; le profil Apple ne peut pas porter OAuth2 (ajoutez plutôt le compte dans Réglages > Mail > Comptes) ; les logiciels plus anciens, qui ne connaissent que les mots de passe, ne pourront pas se connecter.",
         "tb": "Thunderbird (version 102 ou ultérieure ; Windows, macOS, Linux)",
         "tb_isp": (
             "thunderbird/{domain}.xml - les réglages de toutes les adresses de {domain}. Copiez-le"

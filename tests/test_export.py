@@ -337,3 +337,33 @@ def test_lint_cli_over_ispdb_samples(capsys: pytest.CaptureFixture[str]) -> None
     assert doc["files"][0]["errors"]
     code, out, _ = run_cli(capsys, "lint", str(ISPDB / "gmx.net.xml"))
     assert code == 0
+
+
+@pytest.mark.lab
+def test_autoconfig_from_live_discovery(
+    lab: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lab.zone("admin.test", "_imaps._tcp SRV 0 1 993 imap.admin.test.")
+    lab.dovecot("imap.admin.test")
+    lab.smtp("smtp.admin.test")
+    target = tmp_path / "config-v1.1.xml"
+    code, stdout, stderr = run_cli(
+        capsys,
+        "autoconfig",
+        "admin.test",
+        "--out",
+        str(target),
+        "--dns",
+        lab.dns_spec,
+        "--ca-file",
+        str(lab.ca_file),
+    )
+    assert code == 0, stderr
+    provider = parse_client_config(target.read_bytes()).providers[0]
+    assert (provider.incoming[0].hostname, provider.incoming[0].port) == ("imap.admin.test", 993)
+    assert provider.incoming[0].username == "%EMAILADDRESS%"
+    assert provider.outgoing[0].hostname == "smtp.admin.test"
+    assert "autoconfig.admin.test" in stdout
+    # What we write, our linter accepts.
+    code, _, _ = run_cli(capsys, "lint", str(target))
+    assert code == 0
