@@ -60,7 +60,7 @@ from advisor.net.tls import (
     tls_facts,
     verify_error,
 )
-from advisor.probes import Reconnect, SpeakOutcome
+from advisor.probes import Reconnect, Speaker, SpeakOutcome
 
 # LOGOUT/QUIT is politeness: nothing is learned from the answer, so a server
 # slow to say goodbye costs the probe at most this long.
@@ -465,6 +465,37 @@ def summary(protocol: str, security: Security, facts: ProtocolFacts) -> str:
     if facts.login_disabled:
         line += " (LOGINDISABLED)"
     return line
+
+
+def make_speaker(converse: Callable[[Conversation], None], protocol: str) -> Speaker:
+    """The module-level ``speak`` of a protocol: :func:`speak_with` bound to its conversation."""
+
+    def speak(
+        sock: socket.socket,
+        *,
+        hostname: str,
+        port: int,
+        security: Security,
+        tls_context: ssl.SSLContext,
+        deadline: float,
+        reconnect: Reconnect,
+        register: Callable[[socket.socket], None],
+    ) -> SpeakOutcome:
+        return speak_with(
+            converse,
+            protocol,
+            sock,
+            hostname=hostname,
+            port=port,
+            security=security,
+            tls_context=tls_context,
+            deadline=deadline,
+            reconnect=reconnect,
+            register=register,
+        )
+
+    speak.__doc__ = f"Talk {protocol} on ``sock`` up to what a client would log in with."
+    return speak
 
 
 def speak_with(

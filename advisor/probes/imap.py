@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import imaplib
 import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import replace
 
@@ -20,14 +19,14 @@ from imapclient import IMAPClient
 
 from advisor.models import ProbeStatus, Security
 from advisor.net.capped import ConnectionClosed, ReplyTooLarge
-from advisor.probes import Reconnect, SpeakOutcome
+from advisor.probes import Speaker
 from advisor.probes._session import (
     GREETING_CHARS,
     Conversation,
     Refusal,
     command,
+    make_speaker,
     printable,
-    speak_with,
 )
 
 # RFC 9051 §7.1: the greeting is an untagged OK, PREAUTH or BYE.
@@ -159,27 +158,4 @@ def _converse(conv: Conversation) -> None:
     conv.goodbye(logout, "LOGOUT")
 
 
-def speak(
-    sock: socket.socket,
-    *,
-    hostname: str,
-    port: int,
-    security: Security,
-    tls_context: ssl.SSLContext,
-    deadline: float,
-    reconnect: Reconnect,
-    register: Callable[[socket.socket], None],
-) -> SpeakOutcome:
-    """Talk IMAP on ``sock`` up to the capabilities a client would log in with."""
-    return speak_with(
-        _converse,
-        "IMAP",
-        sock,
-        hostname=hostname,
-        port=port,
-        security=security,
-        tls_context=tls_context,
-        deadline=deadline,
-        reconnect=reconnect,
-        register=register,
-    )
+speak: Speaker = make_speaker(_converse, "IMAP")

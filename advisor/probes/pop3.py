@@ -13,20 +13,19 @@ from __future__ import annotations
 
 import poplib
 import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from advisor.models import Security
 from advisor.net.capped import CappedReader
-from advisor.probes import Reconnect, SpeakOutcome
+from advisor.probes import Speaker
 from advisor.probes._session import (
     GREETING_CHARS,
     Conversation,
     command,
+    make_speaker,
     printable,
-    speak_with,
 )
 
 # RFC 1939 §4: the greeting is a positive response; -ERR is a refusal.
@@ -146,27 +145,4 @@ def _converse(conv: Conversation) -> None:
     conv.goodbye(quit_, "QUIT")
 
 
-def speak(
-    sock: socket.socket,
-    *,
-    hostname: str,
-    port: int,
-    security: Security,
-    tls_context: ssl.SSLContext,
-    deadline: float,
-    reconnect: Reconnect,
-    register: Callable[[socket.socket], None],
-) -> SpeakOutcome:
-    """Talk POP3 on ``sock`` up to the capabilities a client would log in with."""
-    return speak_with(
-        _converse,
-        "POP3",
-        sock,
-        hostname=hostname,
-        port=port,
-        security=security,
-        tls_context=tls_context,
-        deadline=deadline,
-        reconnect=reconnect,
-        register=register,
-    )
+speak: Speaker = make_speaker(_converse, "POP3")

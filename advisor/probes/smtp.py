@@ -13,20 +13,19 @@ from __future__ import annotations
 import ipaddress
 import smtplib
 import socket
-import ssl
 from collections.abc import Callable
 from dataclasses import replace
 
 from advisor.models import ProbeStatus, Security
 from advisor.net.capped import BinaryReader, CappedReader
-from advisor.probes import Reconnect, SpeakOutcome
+from advisor.probes import Speaker
 from advisor.probes._session import (
     GREETING_CHARS,
     Conversation,
     Refusal,
     command,
+    make_speaker,
     printable,
-    speak_with,
 )
 
 # RFC 5321 §3.1: the greeting is 220; 554 (or 421) says "no service here".
@@ -137,27 +136,4 @@ def _converse(conv: Conversation) -> None:
     conv.goodbye(quit_, "QUIT")
 
 
-def speak(
-    sock: socket.socket,
-    *,
-    hostname: str,
-    port: int,
-    security: Security,
-    tls_context: ssl.SSLContext,
-    deadline: float,
-    reconnect: Reconnect,
-    register: Callable[[socket.socket], None],
-) -> SpeakOutcome:
-    """Talk SMTP on ``sock`` up to the extensions a client would log in with."""
-    return speak_with(
-        _converse,
-        "SMTP",
-        sock,
-        hostname=hostname,
-        port=port,
-        security=security,
-        tls_context=tls_context,
-        deadline=deadline,
-        reconnect=reconnect,
-        register=register,
-    )
+speak: Speaker = make_speaker(_converse, "SMTP")
