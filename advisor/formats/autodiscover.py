@@ -40,6 +40,7 @@ import defusedxml
 import defusedxml.ElementTree as DefusedET
 
 from advisor.errors import AdvisorError
+from advisor.formats.text import normalise_hostname, short
 from advisor.models import Endpoint, Protocol, Security
 
 # A real POX answer is 1-20 KB; 1 MiB (the HTTP client's cap too) bounds the
@@ -94,7 +95,6 @@ _IMPLICIT_TLS_PORTS = frozenset({993, 995, 465})
 # Ports where "SSL on" most likely means STARTTLS (Thunderbird's reading).
 _STARTTLS_PORTS = frozenset({143, 110, 587, 25})
 
-_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
 _START_TAG = re.compile(rb"<(?![?!/])([A-Za-z_][A-Za-z0-9_.:-]{0,60})")
 
 
@@ -264,7 +264,7 @@ def parse_response(data: bytes) -> AutodiscoverResponse:
         if actions:
             action = _ACTIONS.get(actions[0].lower())
             if action is None:
-                notes.append(f"unknown <Action> {_short(actions[0])}: ignored")
+                notes.append(f"unknown <Action> {short(actions[0])}: ignored")
             if len(set(actions)) > 1:
                 notes.append(f"several <Action> values {actions!r}: the first is used")
         addr = _text(_first(account, "RedirectAddr")) or None
@@ -276,11 +276,11 @@ def parse_response(data: bytes) -> AutodiscoverResponse:
         if action == "redirectAddr":
             redirect = addr if addr and _looks_like_address(addr) else None
             if redirect is None:
-                notes.append(f"invalid <RedirectAddr> {_short(addr or '')}: ignored")
+                notes.append(f"invalid <RedirectAddr> {short(addr or '')}: ignored")
         elif action == "redirectUrl":
             redirect = _url(url or "")
             if redirect is None:
-                notes.append(f"invalid <RedirectUrl> {_short(url or '')}: ignored")
+                notes.append(f"invalid <RedirectUrl> {short(url or '')}: ignored")
         for elem in _all(account, "Protocol"):
             protocol = _protocol(elem, notes)
             if protocol is not None:
@@ -338,7 +338,7 @@ def _parse_xml(data: bytes) -> ET.Element:
     if name != "Autodiscover":
         raise AutodiscoverError(f"XML document <{name[:40]}>, not Autodiscover")
     if namespace not in _ROOT_NAMESPACES:
-        raise AutodiscoverError(f"<Autodiscover> in unknown namespace {_short(namespace, 80)}")
+        raise AutodiscoverError(f"<Autodiscover> in unknown namespace {short(namespace, 80)}")
     return root
 
 
@@ -353,9 +353,9 @@ def _protocol(elem: ET.Element, notes: list[str]) -> AutodiscoverProtocol | None
     mail = kind in _MAIL_TYPES
     server_text = _text(_first(elem, "Server"))
     if mail:
-        server = _hostname(server_text) if server_text else None
+        server = normalise_hostname(server_text) if server_text else None
         if server_text and server is None:
-            notes.append(f"invalid <Server> {_short(server_text)} in {where}: ignored")
+            notes.append(f"invalid <Server> {short(server_text)} in {where}: ignored")
     else:
         # EXCH names a mailbox GUID@domain since Exchange 2013: kept as written.
         server = server_text[:255] if server_text.isprintable() and server_text else None
@@ -364,11 +364,11 @@ def _protocol(elem: ET.Element, notes: list[str]) -> AutodiscoverProtocol | None
     if port is not None and not 1 <= port <= 65535:
         port = None
     if port_text and port is None and mail:  # EXCH writes <Port>0</Port>
-        notes.append(f"invalid <Port> {_short(port_text)} in {where}: ignored")
+        notes.append(f"invalid <Port> {short(port_text)} in {where}: ignored")
     encryption_text = _text(_first(elem, "Encryption"))
     encryption = _ENCRYPTIONS.get(encryption_text.lower()) if encryption_text else None
     if encryption_text and encryption is None:
-        notes.append(f"unknown <Encryption> {_short(encryption_text)} in {where}: ignored")
+        notes.append(f"unknown <Encryption> {short(encryption_text)} in {where}: ignored")
 
     def flag(name: str) -> bool | None:
         text = _text(_first(elem, name))
@@ -376,14 +376,14 @@ def _protocol(elem: ET.Element, notes: list[str]) -> AutodiscoverProtocol | None
             return None
         value = {"on": True, "off": False, "true": True, "false": False}.get(text.lower())
         if value is None:
-            notes.append(f"invalid <{name}> {_short(text)} in {where}: ignored")
+            notes.append(f"invalid <{name}> {short(text)} in {where}: ignored")
         return value
 
     def url(name: str, parent: ET.Element = elem) -> str | None:
         text = _text(_first(parent, name))
         value = _url(text) if text else None
         if text and value is None:
-            notes.append(f"invalid <{name}> {_short(text)} in {where}: ignored")
+            notes.append(f"invalid <{name}> {short(text)} in {where}: ignored")
         return value
 
     owa_url = None
@@ -453,34 +453,11 @@ def _text(elem: ET.Element | None) -> str:
     return "" if elem is None or elem.text is None else elem.text.strip()
 
 
-def _short(text: str, limit: int = 40) -> str:
-    shown = text if len(text) <= limit else text[: limit - 3] + "..."
-    return repr(shown)
-
-
 def _sniff_root(body: bytes) -> str | None:
     """Name of the first element, to say "HTML page" rather than "line 7: bad tag"."""
     head = re.sub(rb"<!--.*?-->", b"", body[:8192], flags=re.DOTALL)
     match = _START_TAG.search(head)
     return None if match is None else match.group(1).decode("ascii").rpartition(":")[2]
-
-
-def _hostname(text: str) -> str | None:
-    """ASCII, lower-case host name without trailing dot, or None if it is not one."""
-    import idna  # imported here to keep start-up light, as in advisor.address
-
-    name = text.strip().rstrip(".")
-    if not name:
-        return None
-    if not name.isascii():
-        try:
-            name = idna.encode(name, uts46=True).decode("ascii")
-        except idna.IDNAError:
-            return None
-    name = name.lower()
-    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
-        return None
-    return name
 
 
 def _url(text: str) -> str | None:

@@ -40,6 +40,7 @@ import defusedxml.ElementTree as DefusedET
 
 from advisor.address import EmailAddress
 from advisor.errors import AdvisorError
+from advisor.formats.text import normalise_hostname, short
 from advisor.models import Endpoint, Protocol, Security
 
 # The largest ISPDB file is under 9 KB; a real autoconfig answer is a few KB.
@@ -181,7 +182,7 @@ class ClientConfig:
         def server(s: ServerConfig) -> ServerConfig:
             host = fill(s.hostname, f"hostname of {s.label}")
             if host is not None and "%" not in host:
-                host = _normalise_hostname(host) or host
+                host = normalise_hostname(host) or host
             return replace(
                 s,
                 hostname=host,
@@ -309,8 +310,6 @@ _OTHER_SECTIONS = frozenset(
     }
 )
 
-_HOST_LABEL = re.compile(r"[a-z0-9_](?:[a-z0-9_-]{0,61}[a-z0-9_])?")
-
 
 # --- helpers -------------------------------------------------------------------
 
@@ -373,37 +372,15 @@ def _printable(text: str, limit: int) -> str:
     return shown if len(shown) <= limit else shown[: limit - 3] + "..."
 
 
-def _short(text: str, limit: int = 40) -> str:
-    return repr(text if len(text) <= limit else text[: limit - 3] + "...")
-
-
-def _normalise_hostname(text: str) -> str | None:
-    """ASCII, lower-case host name without trailing dot, or None if it is not one."""
-    import idna  # imported here to keep start-up light, as in advisor.address
-
-    name = text.strip().rstrip(".")
-    if not name:
-        return None
-    if not name.isascii():
-        try:
-            name = idna.encode(name, uts46=True).decode("ascii")
-        except idna.IDNAError:
-            return None
-    name = name.lower()
-    if len(name) > 253 or not all(_HOST_LABEL.fullmatch(label) for label in name.split(".")):
-        return None
-    return name
-
-
 def _normalise_host_template(text: str) -> str | None:
-    """Like :func:`_normalise_hostname`, keeping placeholders such as ``mail.%EMAILDOMAIN%``."""
+    """Like :func:`normalise_hostname`, keeping placeholders such as ``mail.%EMAILDOMAIN%``."""
     if "%" not in text:
-        return _normalise_hostname(text)
+        return normalise_hostname(text)
     sample = _PLACEHOLDER.sub(
         lambda m: {"EMAILDOMAIN": "example.com", "EMAILLOCALPART": "user"}.get(m.group(1), "@"),
         text,
     )
-    if _normalise_hostname(sample) is None:
+    if normalise_hostname(sample) is None:
         return None
     parts = _PLACEHOLDER.split(text.strip().rstrip("."))
     # re.split with one group alternates literal text and placeholder names.
@@ -468,7 +445,7 @@ def parse_client_config(data: bytes, *, source_name: str = "autoconfig document"
             shared_webmail = shared_webmail or _webmail(child, notes)
         elif name in _OTHER_SECTIONS:
             kind = _attr(child, "type") or "?"
-            notes.add(f"<{name}> section (type {_short(kind)}) not used: skipped")
+            notes.add(f"<{name}> section (type {short(kind)}) not used: skipped")
         elif name not in _QUIET_ROOT_CHILDREN:
             notes.unknown_child(name, "<clientConfig>")
 
@@ -549,15 +526,15 @@ def _provider(elem: ET.Element, notes: _Notes) -> EmailProvider:
     outgoing: list[ServerConfig] = []
     documentation: list[Documentation] = []
     oauth2 = enable = webmail = None
-    where = f"emailProvider {_short(provider_id)}"
+    where = f"emailProvider {short(provider_id)}"
     for name, child in _children(elem):
         if name == "domain":
             notes.unknown_attributes(child, ("purpose",), "<domain>")
             # purpose="mx" (draft) marks an MX host's domain: informational,
             # and a lookup key all the same.
-            domain = _normalise_hostname(_text(child))
+            domain = normalise_hostname(_text(child))
             if domain is None:
-                notes.add(f"invalid <domain> {_short(_text(child))} in {where}: ignored")
+                notes.add(f"invalid <domain> {short(_text(child))} in {where}: ignored")
             elif domain not in domains:
                 domains.append(domain)
         elif name in ("displayName", "displayShortName"):
@@ -581,7 +558,7 @@ def _provider(elem: ET.Element, notes: _Notes) -> EmailProvider:
         elif name == "webMail":
             webmail = webmail or _webmail(child, notes)
         elif name not in _QUIET_PROVIDER_CHILDREN:
-            notes.unknown_child(name, f"<emailProvider id={_short(provider_id)}>")
+            notes.unknown_child(name, f"<emailProvider id={short(provider_id)}>")
     if not incoming:
         notes.add(f"{where} has no usable incoming server")
     return EmailProvider(
@@ -607,10 +584,10 @@ def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig 
         return None
     kind = _KINDS.get(raw_kind.lower())
     if kind is None:
-        notes.add(f"{section} type {_short(raw_kind)} not supported: skipped")
+        notes.add(f"{section} type {short(raw_kind)} not supported: skipped")
         return None
     if incoming == (kind in _OUTGOING_KINDS):
-        notes.add(f"{section} type {_short(raw_kind)} does not belong in <{section}>: skipped")
+        notes.add(f"{section} type {short(raw_kind)} does not belong in <{section}>: skipped")
         return None
 
     host_text = _text(_first(elem, "hostname"))
@@ -633,34 +610,34 @@ def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig 
         label = _label(kind, hostname or host_text, port if port is not None else port_text)
         problem: str | None = None
         if hostname is None:
-            problem = f"invalid hostname {_short(host_text)}" if host_text else "no <hostname>"
+            problem = f"invalid hostname {short(host_text)}" if host_text else "no <hostname>"
         elif port is None:
-            problem = f"invalid port {_short(port_text)}" if port_text else "no <port>"
+            problem = f"invalid port {short(port_text)}" if port_text else "no <port>"
         elif security is None:
             # Without a socketType, guessing "plain" could send a password in the clear.
             problem = (
-                f"unknown socketType {_short(socket_values[0])}"
+                f"unknown socketType {short(socket_values[0])}"
                 if socket_values
                 else "no <socketType>"
             )
     else:
         url = _url(url_text, _URL_SCHEMES) if url_text else None
         label = _label(kind, url_text or None, None)
-        problem = None if url else (f"invalid url {_short(url_text)}" if url_text else "no <url>")
+        problem = None if url else (f"invalid url {short(url_text)}" if url_text else "no <url>")
     if problem is None and unknown_auth and not auth:
         # Draft "Multiple authentication alternatives": when none is supported,
         # the client MUST ignore that server section.
-        problem = f"only unknown authentication {', '.join(map(_short, unknown_auth))}"
+        problem = f"only unknown authentication {', '.join(map(short, unknown_auth))}"
     if problem is not None:
         notes.add(f"{problem} on {label}: server skipped")
         return None
 
     for value in unknown_auth:
-        notes.add(f"unknown authentication {_short(value)} on {label}: ignored")
+        notes.add(f"unknown authentication {short(value)} on {label}: ignored")
     if tcp:
         for value in socket_values:
             if value.lower() not in _SOCKET_TYPES:
-                notes.add(f"unknown socketType {_short(value)} on {label}: ignored")
+                notes.add(f"unknown socketType {short(value)} on {label}: ignored")
     if not auth:
         notes.add(f"no <authentication> on {label}: method unknown")
     username = _text(_first(elem, "username")) or None
@@ -682,7 +659,7 @@ def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig 
             if value.lower() == "client-ip-address":
                 restriction.append("client-IP-address")
             else:
-                notes.add(f"unknown restriction {_short(value)} on {label}: ignored")
+                notes.add(f"unknown restriction {short(value)} on {label}: ignored")
         elif name in flags:
             flags[name] = _boolean(child, notes, f"<{name}> on {label}")
         else:
@@ -728,14 +705,14 @@ def _auth_methods(elems: list[ET.Element], notes: _Notes) -> tuple[tuple[str, ..
 def _boolean(elem: ET.Element, notes: _Notes, where: str) -> bool | None:
     value = _BOOLEANS.get(_text(elem).lower())
     if value is None:
-        notes.add(f"invalid boolean {_short(_text(elem))} in {where}: ignored")
+        notes.add(f"invalid boolean {short(_text(elem))} in {where}: ignored")
     return value
 
 
 def _count(text: str, notes: _Notes, where: str) -> int | None:
     if re.fullmatch(r"[0-9]{1,6}", text.strip()):
         return int(text)
-    notes.add(f"invalid number {_short(text)} in {where}: ignored")
+    notes.add(f"invalid number {short(text)} in {where}: ignored")
     return None
 
 
@@ -783,7 +760,7 @@ def _documentation(elem: ET.Element, notes: _Notes) -> Documentation | None:
     raw = _attr(elem, "url") or ""
     url = _url(raw, _LINK_SCHEMES)
     if url is None:
-        notes.add(f"<documentation> with invalid url {_short(raw)}: ignored")
+        notes.add(f"<documentation> with invalid url {short(raw)}: ignored")
         return None
     return Documentation(url, _localized(_all(elem, "descr")))
 
@@ -794,7 +771,7 @@ def _enable(elem: ET.Element, notes: _Notes) -> EnableInstructions | None:
     raw = _attr(elem, "visiturl")
     url = _url(raw, _LINK_SCHEMES) if raw else None
     if raw and url is None:
-        notes.add(f"<enable> with invalid visiturl {_short(raw)}: url ignored")
+        notes.add(f"<enable> with invalid visiturl {short(raw)}: url ignored")
     instructions = _localized(_all(elem, "instruction"))
     if url is None and not instructions:
         return None
@@ -808,7 +785,7 @@ def _webmail(elem: ET.Element, notes: _Notes) -> str | None:
     raw = "" if page is None else _attr(page, "url") or ""
     url = _url(raw, _LINK_SCHEMES)
     if raw and url is None:
-        notes.add(f"<webMail> with invalid loginPage url {_short(raw)}: ignored")
+        notes.add(f"<webMail> with invalid loginPage url {short(raw)}: ignored")
     return url
 
 
@@ -828,7 +805,7 @@ def _oauth2(elem: ET.Element, notes: _Notes) -> OAuth2Settings | None:
         raw = _text(_first(elem, name))
         values[name] = check(raw) if raw else None
         if raw and values[name] is None:
-            notes.add(f"invalid <{name}> {_short(raw)} in <oAuth2>: ignored")
+            notes.add(f"invalid <{name}> {short(raw)} in <oAuth2>: ignored")
     missing = [n for n in ("issuer", "scope", "authURL", "tokenURL") if not values[n]]
     if missing:
         notes.add(f"<oAuth2> without {', '.join(f'<{n}>' for n in missing)}: ignored")
