@@ -837,11 +837,11 @@ class Discovery:
             ):
                 named = "/".join(s.value for s in c.sources)
                 out.append(f"{where} named by {named} did not answer: {result.detail}")
-        out.extend(self._srv_disagreements(incoming, outgoing))
+        out.extend(self._srv_not_offered(incoming, outgoing))
         return out
 
-    def _srv_disagreements(self, incoming: list[Candidate], outgoing: list[Candidate]) -> list[str]:
-        """Say where SRV records and the chosen servers differ, naming both sides."""
+    def _srv_not_offered(self, incoming: list[Candidate], outgoing: list[Candidate]) -> list[str]:
+        """SRV says a service is not offered, yet a server answers it: both sides named."""
         out: list[str] = []
         for lookup in self._srv:
             if not lookup.not_offered:
