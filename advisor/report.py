@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
+from advisor import i18n
+from advisor.i18n import _
 from advisor.models import (
     Candidate,
     CertificateFacts,
@@ -165,27 +167,31 @@ _STEP_ORDER = {
 
 
 def _server_line(c: Candidate) -> str:
-    mark = "verified" if c.verified else "NOT verified"
-    auth = f", auth {' '.join(c.auth)}" if c.auth else ""
-    sources = "/".join(str(s) for s in c.sources)
+    mark = _("verified") if c.verified else _("NOT verified")
+    auth = ", " + _("auth {methods}").format(methods=" ".join(c.auth)) if c.auth else ""
+    origin = _("(from {sources})").format(sources="/".join(str(s) for s in c.sources))
     return (
         f"{c.endpoint.protocol.name} {c.endpoint.hostname}:{c.endpoint.port}"
-        f" {c.endpoint.security.name} - {mark}{auth} (from {sources})"
+        f" {c.endpoint.security.name} - {mark}{auth} {origin}"
     )
 
 
 def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = False) -> None:
-    """The human report: steps, chosen servers, warnings. Fits 80 columns."""
+    """The human report: steps, chosen servers, warnings. Fits 80 columns.
+
+    Written in the current language (:func:`advisor.i18n.set_language`).
+    """
     from rich.markup import escape
     from rich.table import Table
 
-    console.print(f"[bold]Discovery for {escape(report.address)}[/bold]")
+    title = _("Discovery for {address}").format(address=report.address)
+    console.print(f"[bold]{escape(title)}[/bold]")
     table = Table(show_header=True, header_style="bold", expand=False, pad_edge=False)
-    table.add_column("source", no_wrap=True)
-    table.add_column("target", overflow="fold")
-    table.add_column("status", no_wrap=True)
+    table.add_column(_("source"), no_wrap=True)
+    table.add_column(_("target"), overflow="fold")
+    table.add_column(_("status"), no_wrap=True)
     table.add_column("ms", justify="right", no_wrap=True)
-    table.add_column("detail", overflow="fold")
+    table.add_column(_("detail"), overflow="fold")
     hidden = 0
     for step in sorted(report.steps, key=lambda s: (_STEP_ORDER.get(s.source, 5), s.target)):
         boring = step.status in (StepStatus.NOT_FOUND, StepStatus.SKIPPED)
@@ -198,21 +204,29 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
             step.source, escape(step.target), status, f"{step.elapsed_ms:.0f}", escape(step.detail)
         )
     console.print(table)
-    notes = ["* trusted: DNSSEC-validated or TLS with a valid certificate"]
+    notes = [_("* trusted: DNSSEC-validated or TLS with a valid certificate")]
     if hidden:
-        notes.append(f"{hidden} more steps found nothing or were not needed (--all-steps)")
-    console.print("[dim]" + "; ".join(notes) + "[/dim]")
+        notes.append(
+            _("{hidden} more steps found nothing or were not needed (--all-steps)").format(
+                hidden=hidden
+            )
+        )
+    console.print("[dim]" + escape("; ".join(notes)) + "[/dim]")
 
     if report.provider is not None:
         hosted = report.provider.hosted_by
-        extra = f" (mail hosted by {hosted})" if hosted and hosted != report.provider.id else ""
-        console.print(f"Provider: [bold]{escape(report.provider.name)}[/bold]{escape(extra)}")
+        extra = ""
+        if hosted and hosted != report.provider.id:
+            extra = " " + escape(_("(mail hosted by {hosted})").format(hosted=hosted))
+        name = f"[bold]{escape(report.provider.name)}[/bold]"
+        console.print(escape(_("Provider: {name}")).format(name=name) + extra)
     if report.exchange is not None:
         e = report.exchange
-        where = {"microsoft365": "Microsoft 365", "on-premises": "on-premises"}.get(
-            e.hosted or "", "unknown hosting"
+        where = {"microsoft365": "Microsoft 365", "on-premises": _("on-premises")}.get(
+            e.hosted or "", _("unknown hosting")
         )
-        console.print(f"Exchange: [bold]{where}[/bold]")
+        hosting = f"[bold]{escape(where)}[/bold]"
+        console.print(escape(_("Exchange: {hosting}")).format(hosting=hosting))
         for label, value in (
             ("EWS", e.ews_url),
             ("ActiveSync", e.activesync_url),
@@ -221,90 +235,76 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
             if value:
                 console.print(f"  {label}: {escape(value)}")
         if e.auth:
-            console.print(f"  sign-in: {escape(' '.join(e.auth))}")
-    for title, candidates in (("Incoming", report.incoming), ("Outgoing", report.outgoing)):
+            sign_in = _("sign-in: {methods}").format(methods=" ".join(e.auth))
+            console.print("  " + escape(sign_in))
+    nothing = escape(_("nothing found"))
+    for title, candidates in (
+        (_("Incoming:"), report.incoming),
+        (_("Outgoing:"), report.outgoing),
+    ):
         if not candidates:
-            console.print(f"{title}: [red]nothing found[/red]")
+            console.print(f"{escape(title)} [red]{nothing}[/red]")
             continue
         best, rest = candidates[0], candidates[1:]
         colour = "green" if best.verified else "yellow"
-        console.print(f"{title}: [{colour}]{escape(_server_line(best))}[/{colour}]")
-        console.print(f"  username: {escape(best.username)}")
+        console.print(f"{escape(title)} [{colour}]{escape(_server_line(best))}[/{colour}]")
+        console.print("  " + escape(_("username: {username}").format(username=best.username)))
         for other in rest:
-            console.print(f"  also: {escape(_server_line(other))}", style="dim")
+            also = _("also: {server}").format(server=_server_line(other))
+            console.print("  " + escape(also), style="dim")
+    warning_label = escape(_("warning:"))
     for warning in report.warnings:
-        console.print(f"[yellow]warning:[/yellow] {escape(warning)}")
+        console.print(f"[yellow]{warning_label}[/yellow] {escape(warning)}")
+    note_label = escape(_("note:"))
     for note in report.notes:
-        console.print(f"[cyan]note:[/cyan] {escape(note)}")
+        console.print(f"[cyan]{note_label}[/cyan] {escape(note)}")
+    seconds = f"{report.elapsed_ms / 1000:.2f}"
     if report.usable and not report.live:
-        verdict = "configuration known, not verified live"
+        verdict = _("configuration known, not verified live, in {seconds} s")
+    elif report.usable:
+        verdict = _("usable configuration found in {seconds} s")
     else:
-        verdict = "usable configuration found" if report.usable else "no usable configuration found"
-    console.print(f"{verdict} in {report.elapsed_ms / 1000:.2f} s")
+        verdict = _("no usable configuration found in {seconds} s")
+    console.print(escape(verdict.format(seconds=seconds)))
 
 
 # --------------------------------------------------------- recommendation
 
-_LABELS = {
-    "en": {
-        "title": "Recommendation for {address}",
-        "recommended": "Recommended: {protocol} (confidence {label}, {confidence:.0%})",
-        "none": "No protocol can be recommended: every one is excluded.",
-        "why": "Why:",
-        "alternatives": "Alternatives:",
-        "excluded": "excluded: {reasons}",
-        "caveats": "Caveats:",
-        "pop3": "POP3 set-up: leave mail on the server for {days} days",
-        "pop3_delete": "POP3 set-up: download and delete from the server (one backed-up computer)",
-        "high": "high",
-        "medium": "medium",
-        "low": "low",
-    },
-    "fr": {
-        "title": "Recommandation pour {address}",
-        "recommended": "Recommandé : {protocol} (confiance {label}, {confidence:.0%})",
-        "none": "Aucun protocole ne peut être recommandé : tous sont exclus.",
-        "why": "Pourquoi :",
-        "alternatives": "Autres possibilités :",
-        "excluded": "exclu : {reasons}",
-        "caveats": "Points d'attention :",
-        "pop3": "Réglage POP3 : laisser le courrier sur le serveur pendant {days} jours",
-        "pop3_delete": (
-            "Réglage POP3 : télécharger puis effacer du serveur (un seul ordinateur sauvegardé)"
-        ),
-        "high": "élevée",
-        "medium": "moyenne",
-        "low": "faible",
-    },
-}
 _PROTOCOL_NAMES = {"exchange": "Exchange", "imap": "IMAP", "pop3": "POP3"}
+
+
+def _confidence_label(label: str) -> str:
+    labels = {"high": _("high"), "medium": _("medium"), "low": _("low")}
+    return labels.get(label, label)
 
 
 def render_recommendation(
     rec: Recommendation, console: Console, *, lang: str, address: str
 ) -> None:
-    """The human recommendation: choice, reasons, alternatives, caveats. Fits 80 columns."""
+    """The human recommendation: choice, reasons, alternatives, caveats. Fits 80 columns.
+
+    ``lang`` becomes the process language (:func:`advisor.i18n.set_language`) when it
+    is not already; rule explanations come from the rules in that language.
+    """
     from rich.markup import escape
 
-    t = _LABELS.get(lang, _LABELS["en"])
-    console.print(f"[bold]{escape(t['title'].format(address=address).rstrip())}[/bold]")
+    if lang != i18n.current_language():
+        i18n.set_language(lang)
+    title = _("Recommendation for {address}").format(address=address).rstrip()
+    console.print(f"[bold]{escape(title)}[/bold]")
     if rec.recommended is None:
-        console.print(f"[red]{escape(t['none'])}[/red]")
+        none = _("No protocol can be recommended: every one is excluded.")
+        console.print(f"[red]{escape(none)}[/red]")
     else:
-        console.print(
-            "[green]"
-            + escape(
-                t["recommended"].format(
-                    protocol=_PROTOCOL_NAMES[rec.recommended],
-                    label=t[rec.confidence_label],
-                    confidence=rec.confidence,
-                )
-            )
-            + "[/green]"
+        recommended = _("Recommended: {protocol} (confidence {label}, {confidence:.0%})").format(
+            protocol=_PROTOCOL_NAMES[rec.recommended],
+            label=_confidence_label(rec.confidence_label),
+            confidence=rec.confidence,
         )
+        console.print(f"[green]{escape(recommended)}[/green]")
     best = rec.ranking[0] if rec.recommended else None
     if best is not None and best.reasons:
-        console.print(t["why"])
+        console.print(escape(_("Why:")))
         for rule, points in sorted(best.reasons, key=lambda item: -item[1]):
             sign = "+" if points > 0 else ""
             console.print(
@@ -312,25 +312,28 @@ def render_recommendation(
             )
     others = [c for c in rec.ranking if c is not best]
     if others:
-        console.print(t["alternatives"])
+        console.print(escape(_("Alternatives:")))
         for choice in others:
             name = _PROTOCOL_NAMES[choice.protocol]
             if choice.excluded:
                 why = "; ".join(r.explanation(lang) for r in choice.excluded_by)
-                console.print(
-                    f"  {name}: " + escape(t["excluded"].format(reasons=why)), style="dim"
-                )
+                excluded = _("excluded: {reasons}").format(reasons=why)
+                console.print(f"  {name}: " + escape(excluded), style="dim")
             else:
-                console.print(f"  {name}: score {choice.score}")
+                score = _("score {score}").format(score=choice.score)
+                console.print(f"  {name}: " + escape(score))
                 for rule, points in sorted(choice.reasons, key=lambda item: item[1]):
                     if points < 0:
                         console.print(f"    {points} {escape(rule.explanation(lang))}", style="dim")
     if best is not None and best.caveats:
-        console.print(f"[yellow]{t['caveats']}[/yellow]")
+        caveats = _("Caveats:")
+        console.print(f"[yellow]{escape(caveats)}[/yellow]")
         for rule in best.caveats:
             console.print(f"  - {escape(rule.explanation(lang))}")
     if rec.recommended == "pop3":
         if rec.leave_on_server:
-            console.print(escape(t["pop3"].format(days=rec.keep_days)))
+            keep = _("POP3 set-up: leave mail on the server for {days} days")
+            console.print(escape(keep.format(days=rec.keep_days)))
         else:
-            console.print(escape(t["pop3_delete"]))
+            delete = _("POP3 set-up: download and delete from the server (one backed-up computer)")
+            console.print(escape(delete))

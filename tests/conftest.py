@@ -81,3 +81,10 @@ def dovecot_server(module_lab: Lab) -> Dovecot:
 @pytest.fixture(scope="module")
 def smtp_server(module_lab: Lab) -> SmtpServer:
     return module_lab.smtp("smtp.example.test")
+
+
+@pytest.fixture(autouse=True)
+def _english_unless_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests read English output unless they pass --lang: a developer's French
+    locale must not change what the assertions see."""
+    monkeypatch.setenv("LANGUAGE", "en")
