@@ -30,11 +30,14 @@ EXIT_USAGE = 2
 EXIT_NOTHING_USABLE = 3
 EXIT_INTERRUPTED = 130
 
+_ROOT_LANG: str | None = None  # `advisor --lang fr` (no command: the wizard)
+
 app = typer.Typer(
     name="advisor",
     help="Mail Setup Advisor: find how a mailbox is reached and configure mail clients.",
     add_completion=False,
-    no_args_is_help=True,
+    # No arguments: the guided wizard (see _root).
+    invoke_without_command=True,
     pretty_exceptions_enable=False,
     # Plain click-style help: rich-formatted help imports ~60 ms of rich and
     # markdown-it on every `--help`, for decoration only.
@@ -45,16 +48,34 @@ app = typer.Typer(
 
 @app.callback()
 def _root(
+    ctx: typer.Context,
     version: Annotated[
         bool, typer.Option("--version", help="Print the version and exit.", is_eager=True)
     ] = False,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", metavar="en|fr", help="Language of the wizard (default: locale)."),
+    ] = None,
+    no_color: Annotated[bool, typer.Option("--no-color", help="No colours.")] = False,
 ) -> None:
-    """Mail Setup Advisor: find how a mailbox is reached and configure mail clients."""
+    """Mail Setup Advisor: find how a mailbox is reached and configure mail clients.
+
+    Without a command: the guided wizard (advisor wizard).
+    """
+    global _ROOT_LANG  # noqa: PLW0603 - `advisor --lang fr wizard` as well as `advisor wizard --lang fr`
+    _ROOT_LANG = lang
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # read by rich and prompt_toolkit
     if version:
         from advisor import __version__
 
         sys.stdout.write(f"advisor {__version__}\n")
         raise typer.Exit(EXIT_OK)
+    if ctx.invoked_subcommand is None:
+        # Called directly, so the environment variables click reads for options are read here.
+        dns_env = os.environ.get("ADVISOR_DNS", "").split()
+        ca_env = os.environ.get("ADVISOR_CA_FILE")
+        wizard(dns=dns_env or None, ca_file=Path(ca_env) if ca_env else None, no_color=no_color)
 
 
 # Options shared by every command that runs a discovery (discover, and later
@@ -373,6 +394,113 @@ def export(
 
 
 @app.command()
+@with_need_flags
+def wizard(
+    address: Annotated[
+        str | None,
+        typer.Argument(help="The e-mail address (asked for when missing, on a terminal)."),
+    ] = None,
+    answers: AnswersOpt = None,
+    client: ClientOpt = None,
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", metavar="DIR", help="Folder for the files (default ./mail-setup-<local part>)."
+        ),
+    ] = None,
+    name: Annotated[
+        str | None,
+        typer.Option("--name", metavar="TEXT", help="The person's name, for the identity."),
+    ] = None,
+    save_answers: Annotated[
+        Path | None,
+        typer.Option("--save-answers", metavar="FILE", help="Save the answers to this TOML file."),
+    ] = None,
+    no_save_answers: Annotated[
+        bool, typer.Option("--no-save-answers", help="Do not offer to save the answers.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Accept the default answer of every confirmation.")
+    ] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace files that already exist.")
+    ] = False,
+    rules: RulesOpt = None,
+    lang: Annotated[
+        str | None,
+        typer.Option("--lang", metavar="en|fr", help="Language (default: from the locale)."),
+    ] = None,
+    no_color: Annotated[
+        bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")
+    ] = False,
+    dns: DnsOpt = None,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    offline: OfflineOpt = False,
+    debug: DebugOpt = False,
+    need_flags: dict[str, object] | None = None,
+) -> None:
+    """Guided set-up: asks the questions while discovery runs, recommends, writes the files.
+
+    Without a terminal nothing is asked: give the address, and any answer, by flags or
+    --answers FILE.
+    """
+    _set_debug(debug)
+    from advisor.i18n import set_language
+
+    lang = lang or _ROOT_LANG
+    set_language(_lang(lang) if lang is not None else None)
+    if no_color:
+        os.environ["NO_COLOR"] = "1"  # read by prompt_toolkit and rich
+    if client:
+        client = _client_kinds(client)
+
+    from advisor.discovery import Options
+    from advisor.prompter import QuestionaryPrompter
+    from advisor.runner import run_discovery
+    from advisor.wizard import WizardOptions, run_wizard
+
+    options = Options(
+        timeout=timeout,
+        offline=offline,
+        autodiscover_v2_url=os.environ.get(
+            "ADVISOR_AUTODISCOVER_V2_URL", Options.autodiscover_v2_url
+        ),
+    )
+
+    def runner(addr: str, observer: object) -> object:
+        return run_discovery(
+            addr,
+            nameservers=dns or [],
+            ca_file=ca_file,
+            options=options,
+            observer=observer,  # type: ignore[arg-type]
+        )
+
+    interactive = sys.stdin.isatty() and sys.stdout.isatty()
+    result = run_wizard(
+        WizardOptions(
+            address=address,
+            answers=answers,
+            need_flags=need_flags or {},
+            clients=client,
+            out=out,
+            name=name,
+            save_answers=save_answers,
+            no_save_answers=no_save_answers,
+            yes=yes,
+            force=force,
+            rules_dirs=rules or [],
+            interactive=interactive,
+        ),
+        QuestionaryPrompter(color=not no_color and "NO_COLOR" not in os.environ),
+        runner,  # type: ignore[arg-type]
+        _console(),
+    )
+    raise typer.Exit(result.exit_code)
+
+
+@app.command()
 def autoconfig(
     domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],
     out: Annotated[Path, typer.Option("--out", metavar="FILE", help="The file to write.")],
@@ -632,6 +760,10 @@ def _set_debug(flag: bool) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every outcome to the documented exit code."""
+    from advisor.i18n import set_language
+
+    # Each run starts from the locale's language; --lang of a command overrides it.
+    set_language(None)
     try:
         # Not standalone: our errors get our exit codes and one-line messages.
         code = app(args=argv, standalone_mode=False)

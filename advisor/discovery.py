@@ -639,6 +639,8 @@ class Discovery:
     def _answer_ready(self, now: float) -> tuple[bool, float | None]:
         """Called with the lock held: (ready, when to look again)."""
         wake: float | None = None
+        if self.options.offline:
+            return not self._pending_sources, None  # nothing is probed offline
         # DNS lookups are quick and feed the report: always wait for them.
         if len(self._pending_sources) > sum(self._pending_http.values()):
             return False, None
@@ -736,9 +738,10 @@ class Discovery:
         provider = _merge_provider(results, hints, exchange)
         if self.options.offline:
             warnings.append(
-                "offline: only the built-in catalogue"
-                + (" and the --config-dir folder" if self.options.config_dir else "")
-                + " were consulted; nothing is verified"
+                "offline: only the built-in catalogue and the --config-dir folder were"
+                " consulted; nothing is verified"
+                if self.options.config_dir
+                else "offline: only the built-in catalogue was consulted; nothing is verified"
             )
         if not live and (inc or out) and not self.options.offline:
             warnings.append(

@@ -281,14 +281,15 @@ def load_answers(path: Path, base: Needs | None = None) -> Needs:
 
 
 def to_toml(needs: Needs) -> str:
-    """The answers file that reproduces ``needs`` (for the wizard's "save answers")."""
+    """The answers file that reproduces ``needs`` (for the wizard's "save answers").
+
+    The top-level keys come before ``[devices]``: in TOML every key after a
+    table header belongs to that table.
+    """
     v = needs
     clients = ", ".join(f'"{c.value}"' for c in v.clients)
     return (
         "# Mail Setup Advisor answers file (advisor recommend --answers FILE)\n"
-        "[devices]\n"
-        f"desktop = {v.desktops}\nlaptop = {v.laptops}\nphone = {v.phones}\n"
-        f"tablet = {v.tablets}\nshared = {str(v.shared_devices).lower()}\n\n"
         f'calendars = "{v.calendars.value}"\ncontacts = "{v.contacts.value}"\n'
         f'tasks = "{v.tasks.value}"\n'
         f"collaborative = {str(v.collaborative).lower()}\n"
@@ -298,5 +299,8 @@ def to_toml(needs: Needs) -> str:
         f"mailbox_size_gb = {v.mailbox_size_gb}\nquota_gb = {v.quota_gb}\n"
         f"offline = {str(v.offline).lower()}\nbacked_up = {str(v.backed_up).lower()}\n"
         f"data_residency = {str(v.data_residency).lower()}\n"
-        f"clients = [{clients}]\n"
+        f"clients = [{clients}]\n\n"
+        "[devices]\n"
+        f"desktop = {v.desktops}\nlaptop = {v.laptops}\nphone = {v.phones}\n"
+        f"tablet = {v.tablets}\nshared = {str(v.shared_devices).lower()}\n"
     )

@@ -330,3 +330,13 @@ def test_flag_help_lists_the_real_choices() -> None:
     from advisor.needs import KEYS
 
     assert {key for *_, key, _help in cli_needs.NEED_FLAGS} == set(KEYS)
+
+
+@settings(max_examples=100, deadline=None)
+@given(needs_strategy)
+def test_saved_answers_load_back_to_the_same_needs(needs: Needs) -> None:
+    import tomllib
+
+    from advisor.needs import apply, flatten, to_toml
+
+    assert apply(Needs(), flatten(tomllib.loads(to_toml(needs)))) == needs

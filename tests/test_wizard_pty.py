@@ -1,0 +1,244 @@
+"""The real wizard in a pseudo-terminal (24x80), typed at like a person, against the lab.
+
+Each test builds a small mail domain (DNS zone, Dovecot, aiosmtpd) and runs
+``python -m advisor`` in a pty with pexpect: Enter keeps a default, arrows and
+space tick boxes, text is typed. Runs without a terminal use subprocess with
+stdin from /dev/null.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pexpect
+import pytest
+
+from tests.lab.servers import Lab
+
+pytestmark = pytest.mark.lab
+ROOT = Path(__file__).resolve().parents[1]
+ADDRESS = "jane@wiz.test"
+TIMEOUT = 15  # seconds for any one expected text; discovery on loopback takes ~1 s
+DOWN = "\x1b[B"
+
+
+@pytest.fixture
+def mail_domain(lab: Lab) -> Lab:
+    lab.zone(
+        "wiz.test",
+        """
+        @ MX 10 mx.wiz.test.
+        _imaps._tcp SRV 0 1 993 imap.wiz.test.
+        _submission._tcp SRV 0 1 587 smtp.wiz.test.
+        """,
+    )
+    lab.dovecot("imap.wiz.test")
+    lab.smtp("smtp.wiz.test", submissions=None)
+    return lab
+
+
+def environment(lab: Lab) -> dict[str, str]:
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith(("LC_", "LANG")) and k != "NO_COLOR"
+    }
+    env.update(
+        PYTHONPATH=str(ROOT),
+        ADVISOR_DNS=lab.dns_spec,
+        ADVISOR_CA_FILE=str(lab.ca_file),
+        COLUMNS="80",
+        LINES="24",
+        TERM="xterm",
+        LANG="C.UTF-8",
+        # pexpect is no terminal emulator: it never answers prompt_toolkit's cursor
+        # position request, which then waits for it before every question.
+        PROMPT_TOOLKIT_NO_CPR="1",
+    )
+    return env
+
+
+@pytest.fixture
+def spawn(mail_domain: Lab, tmp_path: Path) -> Iterator[object]:
+    children: list[pexpect.spawn] = []
+
+    def start(*args: str) -> pexpect.spawn:
+        child = pexpect.spawn(
+            sys.executable,
+            ["-m", "advisor", *args],
+            env=environment(mail_domain),
+            cwd=str(tmp_path),
+            dimensions=(24, 80),
+            encoding="utf-8",
+            timeout=TIMEOUT,
+        )
+        children.append(child)
+        return child
+
+    try:
+        yield start
+    finally:
+        for child in children:
+            child.close(force=True)
+
+
+NEEDS_EN = (
+    "How many desktop computers",
+    "How many laptops",
+    "How many phones",
+    "How many tablets",
+    "shared by several people",
+    "Calendars",
+    "Contacts",
+    "Tasks",
+    "work with others",
+    "away from the office",
+    "Who is this mailbox for",
+    "Microsoft 365 or an Exchange",
+    "How big is the mailbox",
+    "How much space",
+    "without an Internet connection",
+    "backed up regularly",
+    "stay off other companies",
+    "Which mail programs",
+)
+NEEDS_FR = (
+    "Combien d'ordinateurs de bureau",
+    "Combien d'ordinateurs portables",
+    "Combien de téléphones",
+    "Combien de tablettes",
+    "partagés entre plusieurs",
+    "Agendas",
+    "Contacts",
+    "Tâches",
+    "Travaillez-vous avec",
+    "hors du bureau",
+    "À qui est destinée",
+    "Microsoft 365 ou un serveur Exchange",
+    "Quelle taille",
+    "Quel espace",
+    "sans connexion Internet",
+    "sauvegardé régulièrement",
+    "hors des serveurs",
+    "Quels logiciels de messagerie",
+)
+
+
+def answer_needs(child: pexpect.spawn, questions: tuple[str, ...]) -> None:
+    """Every needs question with its default, ticking one more mail program."""
+    for text in questions[:-1]:
+        child.expect(text)
+        child.send("\r")
+    child.expect(questions[-1])
+    child.send(DOWN)  # Thunderbird is ticked; move to Outlook and tick it
+    child.send(" ")
+    child.send("\r")
+
+
+def test_full_run_in_english(spawn: object, tmp_path: Path) -> None:
+    child = spawn()  # type: ignore[operator]
+    child.expect("Your e-mail address")
+    child.send(ADDRESS + "\r")
+    answer_needs(child, NEEDS_EN)
+    child.expect("Recommended: IMAP")
+    child.expect("Write the configuration files")
+    child.send("\r")
+    child.expect("Files for which mail programs")
+    child.send("\r")  # Thunderbird and Outlook, from the previous answer
+    child.expect("Folder for the files")
+    child.send("\r")
+    child.expect("Your name")
+    child.send("Jane Doe\r")
+    child.expect("Next steps")
+    child.expect("Save your answers")
+    child.send("\r")
+    child.expect("Answers file")
+    child.send("\r")
+    child.expect("Answers saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    out = tmp_path / "mail-setup-jane"
+    assert (out / "README.txt").exists()
+    assert (out / "thunderbird" / "wiz.test.xml").exists()
+    assert (out / "outlook" / "wiz.test.prf").exists()
+    assert "imap.wiz.test" in (out / "README.txt").read_text()
+    assert "outlook" in (tmp_path / "advisor-answers.toml").read_text()
+
+
+def test_full_run_in_french(spawn: object, tmp_path: Path) -> None:
+    child = spawn("--lang", "fr", "--no-color")  # type: ignore[operator]
+    child.expect("Votre adresse")
+    child.send(ADDRESS + "\r")
+    answer_needs(child, NEEDS_FR)
+    child.expect("Ce que la recherche a trouvé")
+    child.expect("Recommandé : IMAP")
+    child.expect("Écrire maintenant")
+    child.send("\r")
+    child.expect("Fichiers pour quels logiciels")
+    child.send("\r")
+    child.expect("Dossier")
+    child.send("\r")
+    child.expect("Votre nom")
+    child.send("\r")
+    child.expect("Enregistrer vos réponses")
+    child.send("n")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    assert (tmp_path / "mail-setup-jane" / "README.txt").exists()
+    assert not (tmp_path / "advisor-answers.toml").exists()
+
+
+def test_ctrl_c_leaves_nothing(spawn: object, tmp_path: Path) -> None:
+    child = spawn("wizard")  # type: ignore[operator]
+    child.expect("Your e-mail address")
+    child.send(ADDRESS + "\r")
+    child.expect("How many desktop computers")
+    child.send("\r")
+    child.expect("How many laptops")
+    child.sendintr()
+    child.expect("interrupted")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 130
+    assert not (tmp_path / "mail-setup-jane").exists()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_answers_file_without_terminal(mail_domain: Lab, tmp_path: Path) -> None:
+    answers = tmp_path / "answers.toml"
+    answers.write_text('clients = ["apple-mail"]\n[devices]\nphone = 2\n')
+    done = subprocess.run(
+        [sys.executable, "-m", "advisor", "wizard", ADDRESS, "--answers", str(answers)],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=environment(mail_domain),
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    out = tmp_path / "mail-setup-jane"
+    assert (out / "apple" / "wiz.test.mobileconfig").exists()
+    assert (out / "README.txt").exists()
+    assert "already answered" in done.stdout
+
+
+def test_missing_answer_without_terminal(mail_domain: Lab, tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "advisor"],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        env=environment(mail_domain),
+        cwd=tmp_path,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 1
+    assert "no terminal: give the address as an argument" in done.stderr
+    assert list(tmp_path.iterdir()) == []
