@@ -172,22 +172,25 @@ def _option(flag: str, kind: type, help_text: str) -> Any:
     return typer.Option(flag, help=help_text, show_default=False, metavar=metavar)
 
 
+@functools.cache
+def _need_parameters() -> tuple[inspect.Parameter, ...]:
+    """Built once for every command that takes the need flags (typer copies what it uses)."""
+    out = []
+    for name, flag, kind, _key, help_text in NEED_FLAGS:
+        annotation = Annotated[kind | None, _option(flag, kind, help_text)]  # type: ignore[valid-type]
+        keyword = inspect.Parameter.KEYWORD_ONLY
+        out.append(inspect.Parameter(name, keyword, default=None, annotation=annotation))
+    return tuple(out)
+
+
 def with_need_flags(func: F) -> F:
     """Add every need flag to a typer command; the command receives ``need_flags``:
     a dict of answers-file keys to the values given on the command line."""
     # eval_str: the module uses postponed annotations; typer needs the real objects.
     signature = inspect.signature(func, eval_str=True)
     kept = [p for p in signature.parameters.values() if p.name != "need_flags"]
-    extra = []
-    annotations = {p.name: p.annotation for p in kept}
-    for name, flag, kind, _key, help_text in NEED_FLAGS:
-        annotation = Annotated[kind | None, _option(flag, kind, help_text)]  # type: ignore[valid-type]
-        extra.append(
-            inspect.Parameter(
-                name, inspect.Parameter.KEYWORD_ONLY, default=None, annotation=annotation
-            )
-        )
-        annotations[name] = annotation
+    extra = _need_parameters()
+    annotations = {p.name: p.annotation for p in (*kept, *extra)}
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -198,6 +201,6 @@ def with_need_flags(func: F) -> F:
                 flags[key] = value
         return func(*args, need_flags=flags, **kwargs)
 
-    wrapper.__signature__ = signature.replace(parameters=kept + extra)  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature.replace(parameters=[*kept, *extra])  # type: ignore[attr-defined]
     wrapper.__annotations__ = annotations
     return wrapper  # type: ignore[return-value]
