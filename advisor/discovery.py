@@ -551,6 +551,7 @@ class Discovery:
         if outcome.status is not ConnectStatus.CONNECTED or outcome.sock is None:
             status = {
                 ConnectStatus.REFUSED: ProbeStatus.REFUSED,
+                ConnectStatus.RESET: ProbeStatus.PROTOCOL_ERROR,
                 ConnectStatus.FILTERED: ProbeStatus.FILTERED,
                 ConnectStatus.CANCELLED: ProbeStatus.CANCELLED,
             }.get(outcome.status, ProbeStatus.REFUSED)

@@ -30,6 +30,7 @@ class ConnectStatus(StrEnum):
     REFUSED = "refused"  # RST: the host is there, nothing listens
     UNREACHABLE = "unreachable"  # no route, network down, ICMP unreachable
     FILTERED = "filtered"  # no answer at all before the deadline
+    RESET = "reset"  # the server accepted, then reset at once (before we could read)
     CANCELLED = "cancelled"
 
 
@@ -43,6 +44,9 @@ class ConnectOutcome:
 
 
 _REFUSED = {errno.ECONNREFUSED}
+# A reset seen while connecting: the server accepted and slammed the door so
+# fast that the RST arrived before connect() returned. Something listens.
+_RESET = {errno.ECONNRESET, errno.ECONNABORTED}
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.EADDRNOTAVAIL, errno.EAFNOSUPPORT}
 
 
@@ -131,6 +135,13 @@ def _failed(failures: list[tuple[str, int]], port: int) -> ConnectOutcome:
             ConnectStatus.REFUSED,
             f"connection refused by {refused} on port {port}: nothing listens there",
             address=refused,
+        )
+    if codes & _RESET:
+        reset = next(a for a, c in failures if c in _RESET)
+        return ConnectOutcome(
+            ConnectStatus.RESET,
+            f"connection reset by {reset} on port {port} right after it accepted",
+            address=reset,
         )
     reason = errno.errorcode.get(code, str(code))
     if code in _UNREACHABLE:
