@@ -237,6 +237,14 @@ AnswersOpt = Annotated[
     Path | None,
     typer.Option("--answers", metavar="FILE", help="A TOML answers file (see the README)."),
 ]
+FromJsonOpt = Annotated[
+    Path | None,
+    typer.Option(
+        "--from-json",
+        metavar="REPORT",
+        help="Reuse a saved `advisor discover --json` report instead of discovering.",
+    ),
+]
 LangOpt = Annotated[
     str, typer.Option("--lang", metavar="en|fr", help="Language of the explanations.")
 ]
@@ -248,14 +256,7 @@ def recommend(
     address: Annotated[str, typer.Argument(help="The e-mail address, e.g. jane@example.com.")],
     answers: AnswersOpt = None,
     rules: RulesOpt = None,
-    from_json: Annotated[
-        Path | None,
-        typer.Option(
-            "--from-json",
-            metavar="REPORT",
-            help="Reuse a saved `advisor discover --json` report instead of discovering.",
-        ),
-    ] = None,
+    from_json: FromJsonOpt = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON document (advisor.recommendation/1).")
     ] = False,
@@ -333,14 +334,7 @@ def export(
     ] = False,
     answers: AnswersOpt = None,
     rules: RulesOpt = None,
-    from_json: Annotated[
-        Path | None,
-        typer.Option(
-            "--from-json",
-            metavar="REPORT",
-            help="Reuse a saved `advisor discover --json` report instead of discovering.",
-        ),
-    ] = None,
+    from_json: FromJsonOpt = None,
     lang: LangOpt = "en",
     dns: DnsOpt = None,
     ca_file: CaFileOpt = None,
