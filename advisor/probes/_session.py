@@ -216,8 +216,11 @@ def classify(exc: BaseException, conv: Conversation) -> tuple[ProbeStatus, str] 
     """(status, detail) for an expected exception, ``None`` for a bug."""
     for rule in ERROR_TABLE:
         if isinstance(exc, rule.kinds) and rule.when(exc):
-            if conv.expired and rule.status is not ProbeStatus.CERT_INVALID:
-                # The watchdog shut the connection: whatever broke, time ran out.
+            out_of_time = conv.expired or time.monotonic() >= conv.deadline
+            if out_of_time and rule.status is not ProbeStatus.CERT_INVALID:
+                # The watchdog shut the connection, or the socket timeout (set to
+                # the time left) fired first and a library renamed it (smtplib
+                # turns TimeoutError into SMTPServerDisconnected): time ran out.
                 return ProbeStatus.TIMEOUT, _timeout(exc, conv)
             return rule.status, rule.describe(exc, conv)
     return None

@@ -32,14 +32,16 @@ from advisor.probes._session import (
 @pytest.fixture
 def conv() -> Iterator[Conversation]:
     a, b = socket.socketpair()
+    # A budget of 3 s that has not run out (the messages say "within 3.0 s").
+    now = time.monotonic()
     conversation = Conversation(
         a,
         hostname="imap.example.test",
         port=143,
         security=Security.STARTTLS,
         context=ssl.create_default_context(),
-        deadline=103.0,
-        started=100.0,
+        deadline=now + 3.0,
+        started=now,
         register=lambda _s: None,
     )
     conversation.stage = command("CAPA")
