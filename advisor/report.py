@@ -278,6 +278,20 @@ def _confidence_label(label: str) -> str:
     return labels.get(label, label)
 
 
+def _item(
+    console: Console, marker: str, markup: str, *, indent: int = 2, style: str | None = None
+) -> None:
+    """``  marker text`` with the wrapped lines of ``text`` aligned under its first word."""
+    from rich.table import Table
+
+    grid = Table.grid()
+    grid.add_column(width=indent, no_wrap=True)
+    grid.add_column(no_wrap=True)
+    grid.add_column()
+    grid.add_row("", marker + " ", markup, style=style)
+    console.print(grid)
+
+
 def render_recommendation(
     rec: Recommendation, console: Console, *, lang: str, address: str
 ) -> None:
@@ -307,8 +321,10 @@ def render_recommendation(
         console.print(escape(_("Why:")))
         for rule, points in sorted(best.reasons, key=lambda item: -item[1]):
             sign = "+" if points > 0 else ""
-            console.print(
-                f"  {sign}{points} {escape(rule.explanation(lang))} [dim]({rule.id})[/dim]"
+            _item(
+                console,
+                f"{sign}{points}",
+                f"{escape(rule.explanation(lang))} [dim]({rule.id})[/dim]",
             )
     others = [c for c in rec.ranking if c is not best]
     if others:
@@ -324,12 +340,18 @@ def render_recommendation(
                 console.print(f"  {name}: " + escape(score))
                 for rule, points in sorted(choice.reasons, key=lambda item: item[1]):
                     if points < 0:
-                        console.print(f"    {points} {escape(rule.explanation(lang))}", style="dim")
+                        _item(
+                            console,
+                            str(points),
+                            escape(rule.explanation(lang)),
+                            indent=4,
+                            style="dim",
+                        )
     if best is not None and best.caveats:
         caveats = _("Caveats:")
         console.print(f"[yellow]{escape(caveats)}[/yellow]")
         for rule in best.caveats:
-            console.print(f"  - {escape(rule.explanation(lang))}")
+            _item(console, "-", escape(rule.explanation(lang)))
     if rec.recommended == "pop3":
         if rec.leave_on_server:
             keep = _("POP3 set-up: leave mail on the server for {days} days")
