@@ -174,17 +174,11 @@ class _Log:
 
 @dataclass(frozen=True)
 class _Answer:
-    """A POX document that settles the question: settings, or redirectAddr."""
+    """A POX document that settles a round (settings or redirectAddr), or, once the
+    redirectAddr chain is followed, the whole question (trust of the whole chain)."""
 
     response: AutodiscoverResponse
     url: str  # where it came from
-    trusted: bool
-
-
-@dataclass(frozen=True)
-class _Final:
-    response: AutodiscoverResponse
-    url: str
     trusted: bool
 
 
@@ -308,7 +302,7 @@ class _Autodiscover:
 
     # ------------------------------------------------------------------ POX
 
-    def _pox(self) -> _Final | None:
+    def _pox(self) -> _Answer | None:
         email = self.address
         seen = {email.address_ascii.lower()}
         trusted = True
@@ -319,7 +313,7 @@ class _Autodiscover:
             trusted = trusted and answer.trusted
             response = answer.response
             if response.action != "redirectAddr":
-                return _Final(response, answer.url, trusted)
+                return _Answer(response, answer.url, trusted)
             target = response.redirect or ""
             if round_no > MAX_ADDRESS_REDIRECTS:
                 self.log.warnings.append(
@@ -702,7 +696,7 @@ class _Autodiscover:
 
     # ------------------------------------------------------------------ EWS / EAS probes
 
-    def _probe_endpoints(self, final: _Final | None, v2: list[_V2]) -> list[_Probe]:
+    def _probe_endpoints(self, final: _Answer | None, v2: list[_V2]) -> list[_Probe]:
         named_ews = [u for u in (final.response.ews_url if final else None,) if u]
         named_eas = [u for u in (final.response.activesync_url if final else None,) if u]
         named_ews += [x.url for x in v2 if x.protocol == "EWS" and x.url]
@@ -777,7 +771,7 @@ class _Autodiscover:
 
     # ------------------------------------------------------------------ result
 
-    def _result(self, final: _Final | None, v2: list[_V2], probes: list[_Probe]) -> SourceResult:
+    def _result(self, final: _Answer | None, v2: list[_V2], probes: list[_Probe]) -> SourceResult:
         servers: list[NamedServer] = []
         if final is not None:
             for protocol in final.response.mail_protocols:
@@ -832,7 +826,7 @@ class _Autodiscover:
             origin=final.url if final is not None else None,
         )
 
-    def _hosted(self, final: _Final | None, v2: list[_V2], probes: list[_Probe]) -> str | None:
+    def _hosted(self, final: _Answer | None, v2: list[_V2], probes: list[_Probe]) -> str | None:
         """Where the mailbox lives, from the strongest evidence at hand.
 
         1. Microsoft's v2 service redirected to another organisation's server:
