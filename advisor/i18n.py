@@ -12,12 +12,19 @@ Usage everywhere::
 
 The language is chosen once per process by :func:`set_language` (``--lang``),
 else from the locale (``LANGUAGE``, ``LC_ALL``, ``LC_MESSAGES``, ``LANG``).
+Code that renders for several people at once (batch onboarding, one thread
+per employee) uses ``with language("fr"):``, which changes the language of the
+current thread or task only.
 """
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
+import functools
 import gettext
 import os
+from collections.abc import Iterator
 from pathlib import Path
 
 DOMAIN = "advisor"
@@ -26,6 +33,10 @@ LANGUAGES = ("en", "fr")
 
 _translations: gettext.NullTranslations = gettext.NullTranslations()
 _language = "en"
+# Set by `language()`: (code, catalog) for this thread or task only; None: the process's.
+_local: contextvars.ContextVar[tuple[str, gettext.NullTranslations] | None] = (
+    contextvars.ContextVar("advisor_language", default=None)
+)
 
 
 def language_from_environment() -> str:
@@ -41,27 +52,49 @@ def language_from_environment() -> str:
 def set_language(lang: str | None = None) -> str:
     """Use ``lang`` (``en``/``fr``; None: from the environment); returns the one chosen."""
     global _translations, _language  # noqa: PLW0603 - one language per process, by design
-    chosen = (lang or language_from_environment()).strip().lower()[:2]
-    if chosen not in LANGUAGES:
-        chosen = "en"
+    chosen = _normalise(lang or language_from_environment())
     _language = chosen
-    if chosen == "en":
-        _translations = gettext.NullTranslations()
-    else:
-        _translations = gettext.translation(
-            DOMAIN, localedir=str(LOCALE_DIR), languages=[chosen], fallback=True
-        )
+    _translations = _catalog(chosen)
     return chosen
 
 
+def _normalise(lang: str) -> str:
+    chosen = lang.strip().lower()[:2]
+    return chosen if chosen in LANGUAGES else "en"
+
+
+@functools.cache
+def _catalog(lang: str) -> gettext.NullTranslations:
+    if lang == "en":
+        return gettext.NullTranslations()
+    return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[lang], fallback=True)
+
+
+@contextlib.contextmanager
+def language(lang: str) -> Iterator[str]:
+    """Translate into ``lang`` inside the block, in this thread or task only."""
+    chosen = _normalise(lang)
+    token = _local.set((chosen, _catalog(chosen)))
+    try:
+        yield chosen
+    finally:
+        _local.reset(token)
+
+
 def current_language() -> str:
-    return _language
+    local = _local.get()
+    return local[0] if local is not None else _language
+
+
+def _current() -> gettext.NullTranslations:
+    local = _local.get()
+    return local[1] if local is not None else _translations
 
 
 def _(message: str) -> str:
     """Translate ``message`` into the current language."""
-    return _translations.gettext(message)
+    return _current().gettext(message)
 
 
 def ngettext(singular: str, plural: str, n: int) -> str:
-    return _translations.ngettext(singular, plural, n)
+    return _current().ngettext(singular, plural, n)

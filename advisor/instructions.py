@@ -23,10 +23,14 @@ def _security(value: str) -> str:
 
 
 def readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> str:
+    """The README.txt in ``lang`` (this thread only: exports in several languages can run at once)."""
+    with i18n.language(lang):
+        return _readme(plan, clients, lang=lang)
+
+
+def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> str:
     from advisor.export import XML_FOLDER_WINDOWS, ClientKind
 
-    if lang != i18n.current_language():
-        i18n.set_language(lang)
     names = {"imap": "IMAP", "pop3": "POP3", "exchange": "Exchange"}
     out = [
         _("Mail settings for {email} ({protocol}), made by Mail Setup Advisor").format(

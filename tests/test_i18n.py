@@ -16,7 +16,7 @@ from babel.messages.extract import extract_from_dir
 from babel.messages.mofile import read_mo, write_mo
 from babel.messages.pofile import read_po
 
-from advisor.i18n import _, set_language
+from advisor.i18n import _, current_language, language, set_language
 
 ROOT = Path(__file__).resolve().parents[1]
 LOCALE = ROOT / "advisor" / "locale" / "fr" / "LC_MESSAGES"
@@ -74,6 +74,31 @@ def test_french_is_served_at_run_time() -> None:
         assert _("Your e-mail address:") == "Votre adresse e-mail :"
     finally:
         set_language("en")
+    assert _("Your e-mail address:") == "Your e-mail address:"
+
+
+def test_language_block_is_per_thread() -> None:
+    """Batch onboarding renders French and English sheets at once, in threads."""
+    import threading
+
+    seen: dict[str, str] = {}
+    inside = threading.Barrier(2)
+
+    def render(lang: str) -> None:
+        with language(lang):
+            inside.wait(timeout=10)  # both threads are inside their block now
+            seen[lang] = _("Your e-mail address:")
+            inside.wait(timeout=10)
+
+    threads = [threading.Thread(target=render, args=(lang,)) for lang in ("fr", "en")]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert seen == {"fr": "Votre adresse e-mail :", "en": "Your e-mail address:"}
+    assert current_language() == "en"  # the process's language is untouched
+    with language("fr"):
+        assert current_language() == "fr"
     assert _("Your e-mail address:") == "Your e-mail address:"
 
 
