@@ -120,6 +120,18 @@ def test_microsoft_365_caveats_reach_imap() -> None:
     assert {r.id for r in imap.caveats} >= {"oauth2-required", "smtp-basic-auth-retirement"}
 
 
+def test_oauth2_only_provider_outside_microsoft_gets_a_general_caveat() -> None:
+    rec = recommend(
+        Needs(desktops=1, phones=1, microsoft=Microsoft.NONE),
+        facts(exchange=False, hosted_by="none", oauth=True, conclusive=False),
+        RULES,
+    )
+    imap = next(c for c in rec.ranking if c.protocol == "imap")
+    ids = {r.id for r in imap.caveats}
+    assert "oauth2-only-provider" in ids
+    assert "oauth2-required" not in ids  # its text is about Microsoft 365
+
+
 def test_new_outlook_and_on_premises_exchange_caveat() -> None:
     rec = recommend(
         replace(M365_TEAM, microsoft=Microsoft.EXCHANGE, clients=(Client.NEW_OUTLOOK,)),
