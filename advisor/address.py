@@ -9,6 +9,7 @@ to people in Unicode.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 
@@ -82,6 +83,7 @@ def parse_address(text: str) -> EmailAddress:
     return EmailAddress(local_part=local, domain=unicode_domain, domain_ascii=ascii_domain)
 
 
+@functools.lru_cache(maxsize=4096)  # batch onboarding: thousands of addresses, few domains
 def normalise_domain(domain: str) -> tuple[str, str]:
     """Return ``(ascii, unicode)`` forms of a domain name or raise AddressError."""
     import idna  # a dependency of httpx; imported here to keep start-up light

@@ -495,6 +495,116 @@ def wizard(
 
 
 @app.command()
+def onboard(
+    employees: Annotated[
+        Path,
+        typer.Argument(
+            metavar="EMPLOYEES.csv",
+            help="One row per employee: email (required), name, lang, clients, devices and any"
+            " answers-file key.",
+        ),
+    ],
+    out: Annotated[
+        Path, typer.Option("--out", metavar="DIR", help="Folder for the employees' folders.")
+    ],
+    answers: Annotated[
+        Path | None,
+        typer.Option(
+            "--answers",
+            metavar="FILE",
+            help="The organisation's answers file: the defaults for every row.",
+        ),
+    ] = None,
+    rules: RulesOpt = None,
+    lang: Annotated[
+        str,
+        typer.Option(
+            "--lang",
+            metavar="en|fr",
+            help="Language of rows without one, and of index.html.",
+        ),
+    ] = "en",
+    jobs: Annotated[
+        int,
+        typer.Option(
+            "--jobs",
+            "-j",
+            metavar="N",
+            min=1,
+            max=64,
+            help="Employees written at once; domains are discovered twice as many at once.",
+        ),
+    ] = 8,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Redo finished rows too (files edited by hand are still kept, see NAME.new).",
+        ),
+    ] = False,
+    refresh: Annotated[
+        bool, typer.Option("--refresh", help="Discover every domain again; ignore the cache.")
+    ] = False,
+    cache_ttl: Annotated[
+        str,
+        typer.Option(
+            "--cache-ttl",
+            metavar="DURATION",
+            help="How long a domain's discovery is reused, e.g. 30m, 12h, 7d; 0: no cache.",
+        ),
+    ] = "24h",
+    cache_dir: Annotated[
+        Path | None,
+        typer.Option(
+            "--cache-dir",
+            metavar="DIR",
+            envvar="ADVISOR_CACHE_DIR",
+            help="Cache folder (default: the user's cache folder, e.g. ~/.cache/advisor).",
+        ),
+    ] = None,
+    dns: DnsOpt = None,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    offline: OfflineOpt = False,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar, even on a terminal.")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """Configurations and a setup sheet for every employee of a CSV, plus summary.csv and
+    index.html for IT."""
+    _set_debug(debug)
+    from advisor.cache import parse_duration
+    from advisor.onboard import Onboarding, Settings
+
+    settings = Settings(
+        out=out,
+        answers=answers,
+        rules_dirs=tuple(rules or ()),
+        lang=_lang(lang),
+        jobs=jobs,
+        force=force,
+        refresh=refresh,
+        cache_dir=cache_dir,
+        cache_ttl=parse_duration(cache_ttl),
+        nameservers=tuple(dns or ()),
+        ca_file=ca_file,
+        timeout=timeout,
+        offline=offline,
+    )
+    show = None if no_progress or not sys.stderr.isatty() else _OnboardProgress()
+    try:
+        outcome = Onboarding(employees, settings, observer=show).run()
+    finally:
+        if show is not None:
+            show.close()
+    from advisor.onboard import render_outcome
+
+    sys.stdout.write(render_outcome(outcome))
+    raise typer.Exit(EXIT_USER_ERROR if outcome.failed else EXIT_OK)
+
+
+@app.command()
 def autoconfig(
     domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],
     out: Annotated[Path, typer.Option("--out", metavar="FILE", help="The file to write.")],
@@ -731,6 +841,60 @@ class _Progress:
 
     def close(self) -> None:
         self._status.stop()
+
+
+class _OnboardProgress:
+    """Rows done of all, failures, rate and ETA on stderr (only on a terminal)."""
+
+    def __init__(self) -> None:
+        from rich.console import Console
+        from rich.progress import (
+            BarColumn,
+            MofNCompleteColumn,
+            Progress,
+            TextColumn,
+            TimeElapsedColumn,
+            TimeRemainingColumn,
+        )
+
+        self._progress = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TextColumn("{task.fields[failed]} failed"),
+            TimeElapsedColumn(),
+            TextColumn("ETA"),
+            TimeRemainingColumn(),
+            console=Console(stderr=True),
+            transient=False,
+        )
+        self._progress.start()
+        self._rows = self._progress.add_task("Employees", total=None, failed=0)
+        self._domains = self._progress.add_task("Domains", total=None, failed=0)
+        self._failed = 0
+        self._domain_failed = 0
+
+    def started(self, rows: int, domains: int, cached: int) -> None:
+        self._progress.update(self._rows, total=rows)
+        self._progress.update(
+            self._domains,
+            total=domains,
+            completed=0,
+            description=f"Domains ({cached} cached)" if cached else "Domains",
+        )
+
+    def domain_done(self, result: object) -> None:
+        if getattr(result, "failed", False):
+            self._domain_failed += 1
+        self._progress.update(self._domains, advance=1, failed=self._domain_failed)
+
+    def row_done(self, result: object) -> None:
+        if str(getattr(result, "status", "")) == "failed":
+            self._failed += 1
+        self._progress.update(self._rows, advance=1, failed=self._failed)
+
+    def close(self) -> None:
+        self._progress.stop()
 
 
 def _progress_observer() -> _Progress | None:

@@ -8,6 +8,7 @@ network, and nothing ever holds a password.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -264,10 +265,27 @@ class ExportFile:
     what: str  # one line for people
 
 
+# The same for every address of a domain: rendered once per domain when onboarding many.
+@functools.lru_cache(maxsize=256)
+def _autoconfig_text(config: DomainConfig) -> str:
+    from advisor.formats import thunderbird
+
+    return thunderbird.render_autoconfig(config)
+
+
+@functools.lru_cache(maxsize=256)
+def _reg_bytes(domain: str, xml_path: str, *, on_microsoft365: bool, exchange: bool) -> bytes:
+    from advisor.formats import outlook
+
+    return outlook.render_reg_bytes(
+        domain, xml_path, on_microsoft365=on_microsoft365, exchange=exchange
+    )
+
+
 def render_files(
-    plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str
+    plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str, with_readme: bool = True
 ) -> list[ExportFile]:
-    """Every file for every chosen client, plus README.txt."""
+    """Every file for every chosen client, plus README.txt (onboarding writes setup sheets)."""
     from advisor.formats import apple, outlook, thunderbird
     from advisor.instructions import readme
 
@@ -276,7 +294,7 @@ def render_files(
     for kind in expand_clients(clients):
         if kind is ClientKind.THUNDERBIRD:
             if plan.protocol != "exchange":
-                text = thunderbird.render_autoconfig(domain_config_from_plan(plan))
+                text = _autoconfig_text(domain_config_from_plan(plan))
                 files.append(
                     ExportFile(
                         f"thunderbird/{domain}.xml", text.encode(), kind, "autoconfig for isp/"
@@ -292,7 +310,7 @@ def render_files(
             files.append(
                 ExportFile(f"outlook/{xml_name}", xml.encode(), kind, "Autodiscover answer")
             )
-            reg = outlook.render_reg_bytes(
+            reg = _reg_bytes(
                 domain,
                 f"{XML_FOLDER_WINDOWS}\\{xml_name}",
                 on_microsoft365=plan.on_microsoft365,
@@ -308,6 +326,8 @@ def render_files(
             files.append(
                 ExportFile(f"apple/{domain}.mobileconfig", data, kind, "configuration profile")
             )
+    if not with_readme:
+        return files
     files.append(
         ExportFile(
             "README.txt",

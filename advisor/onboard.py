@@ -1,0 +1,1221 @@
+"""Batch onboarding: configurations and a setup sheet for every employee of a CSV.
+
+``advisor onboard EMPLOYEES.csv --out DIR`` reads the CSV twice, streaming:
+a first pass counts the rows (for the progress bar) and notes the first
+address of each domain, so that every domain's discovery starts at once
+(bounded by ``--jobs``) or comes from the cache; the second pass hands each
+row to a worker that plans, renders and writes the employee's folder. At
+most a few rows per worker are in flight, and results are written to
+``summary.csv`` in input order as they complete, so memory does not grow with
+the CSV.
+
+Each employee folder carries a manifest (``.advisor-manifest.json``) with the
+SHA-256 of every file written there. It makes re-runs safe and cheap:
+
+* a finished row whose inputs (row, answers, rules, the domain's servers,
+  advisor's version) are unchanged is skipped (``unchanged``) unless
+  ``--force``;
+* a file whose content no longer matches the manifest was edited by hand (or
+  was there before advisor): it is never replaced; the new version is written
+  next to it as ``NAME.new`` and the row says so (``kept-edits``);
+* the manifest is written first in a "writing" state that lists the old and
+  the new hashes, then the files, then the manifest in the "done" state, so a
+  run killed at any moment is resumed without mistaking its own half-updated
+  folder for hand edits. Every file is written atomically (temporary file,
+  fsync, rename): a kill leaves whole files only.
+
+No password is asked for, read or written: the mail programs ask at first use.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import hashlib
+import json
+import os
+import re
+import shutil
+import tempfile
+import threading
+import time
+import unicodedata
+import uuid
+from collections import deque
+from collections.abc import Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import IO, Any, Protocol
+
+from advisor.address import parse_address
+from advisor.errors import AdvisorError
+from advisor.needs import KEYS, Needs, apply
+
+MANIFEST = ".advisor-manifest.json"
+MANIFEST_SCHEMA = "advisor.onboard-manifest/1"
+RUN_STATE = ".advisor-onboard.json"
+SHEET_HTML = "setup-sheet.html"
+SHEET_MD = "setup-sheet.md"
+SUMMARY = "summary.csv"
+INDEX = "index.html"
+SUMMARY_COLUMNS = (
+    "line",
+    "email",
+    "name",
+    "lang",
+    "status",
+    "protocol",
+    "confidence",
+    "folder",
+    "files",
+    "discovery",
+    "message",
+)
+BASE_COLUMNS = ("email", "name", "lang", "clients", "devices")
+KNOWN_COLUMNS = (*BASE_COLUMNS, *(k for k in KEYS if k != "clients"))
+MAX_VALUE = 1000  # characters in one cell; a longer one is a broken row
+MAX_NAME = 200
+MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_LISTED = 50  # failures and kept edits listed on the console; all are in summary.csv
+WINDOW = 512  # rows in flight at most (read, queued or being written), ~2 KB each
+DISCOVERIES_PER_JOB = 2  # discoveries wait on the network: twice as many at once as --jobs
+
+# Which mail programs (needs vocabulary) get which export files.
+CLIENT_FILES = {
+    "thunderbird": "thunderbird",
+    "outlook": "outlook",
+    "apple-mail": "apple",
+    "ios-mail": "apple",
+}
+DEVICE_KINDS = {
+    "desktop": "devices.desktop",
+    "laptop": "devices.laptop",
+    "phone": "devices.phone",
+    "tablet": "devices.tablet",
+}
+LANG_NAMES = {
+    "en": "en",
+    "english": "en",
+    "anglais": "en",
+    "fr": "fr",
+    "french": "fr",
+    "francais": "fr",
+    "français": "fr",
+}
+_LIST_SEPARATORS = re.compile(r"[;,|+\s]+")
+_DEVICE_ITEM = re.compile(r"^(?:(\d+)[x*]?)?([a-z]+?)s?(?:=(\d+))?$")
+_UNSAFE_IN_FOLDER = re.compile(r"[^a-z0-9._@+-]")
+
+
+class Status(StrEnum):
+    DONE = "done"  # written by this run
+    UNCHANGED = "unchanged"  # finished by an earlier run, nothing to do
+    KEPT_EDITS = "kept-edits"  # written, but hand-edited files were kept (NAME.new beside)
+    FAILED = "failed"
+
+
+# ------------------------------------------------------------------ the CSV
+
+
+@dataclass(frozen=True)
+class Employee:
+    line: int
+    email: str  # as people read it (Unicode domain)
+    email_ascii: str
+    local_part: str
+    domain: str  # A-labels
+    name: str
+    lang: str
+    needs: Needs
+
+
+@dataclass(frozen=True)
+class BadRow:
+    line: int
+    email: str  # the cell as given (may be empty or invalid)
+    name: str
+    lang: str
+    message: str
+
+
+def _clean(value: str) -> str:
+    return value.strip()
+
+
+def _has_controls(text: str) -> bool:
+    return any(unicodedata.category(ch) == "Cc" for ch in text)
+
+
+def parse_lang(value: str, default: str) -> str:
+    text = value.strip().lower()
+    if not text:
+        return default
+    found = LANG_NAMES.get(text) or LANG_NAMES.get(re.split(r"[-_.]", text)[0])
+    if found is None:
+        raise AdvisorError(f"lang {value!r}: expected en or fr")
+    return found
+
+
+def parse_devices(value: str) -> dict[str, object]:
+    """``laptop, phone``, ``desktop=2; phone``, ``2 phones``, ``shared`` -> needs answers.
+
+    The list is complete: kinds it does not name have no device.
+    """
+    answers: dict[str, object] = dict.fromkeys(DEVICE_KINDS.values(), 0)
+    counts: dict[str, int] = {}
+    text = re.sub(r"\s*[=:]\s*", "=", value.strip().lower())
+    items: list[str] = []
+    for token in _LIST_SEPARATORS.split(text):
+        if items and items[-1].isdigit() and token and not token[0].isdigit():
+            items[-1] += token  # "2 phones"
+        elif token:
+            items.append(token)
+    for item in items:
+        if item == "shared":
+            answers["devices.shared"] = True
+            continue
+        found = _DEVICE_ITEM.match(item)
+        kind = found.group(2) if found else ""
+        if found is None or kind not in DEVICE_KINDS or (found.group(1) and found.group(3)):
+            raise AdvisorError(
+                f"devices {value!r}: {item!r} is not a device; expected desktop, laptop, phone,"
+                " tablet or shared, with an optional count (e.g. 'laptop, phone=2')"
+            )
+        number = found.group(1) or found.group(3)
+        counts[kind] = counts.get(kind, 0) + (int(number) if number else 1)
+    if not counts and "devices.shared" not in answers:
+        raise AdvisorError(f"devices {value!r}: no device named")
+    for kind, number in counts.items():
+        answers[DEVICE_KINDS[kind]] = number
+    return answers
+
+
+class EmployeeCsv:
+    """The employees file: header checked at open, rows parsed lazily, one at a time.
+
+    UTF-8 (a BOM is fine), separated by commas, semicolons (Excel in French) or
+    tabs, chosen from the header line. Every row becomes an :class:`Employee`
+    or a :class:`BadRow` with its line number; only a missing or broken header
+    stops the run.
+    """
+
+    def __init__(self, path: Path, *, base: Needs, default_lang: str) -> None:
+        self.path = path
+        self.base = base
+        self.default_lang = default_lang
+        with self._open() as handle:
+            first = handle.readline()
+        if not first.strip():
+            raise AdvisorError(f"{path}: empty; expected a header line such as 'email,name,lang'")
+        counts = {d: first.count(d) for d in (",", ";", "\t")}
+        self.delimiter = max(counts, key=lambda d: (counts[d], d == ","))
+        header = next(csv.reader([first], delimiter=self.delimiter))
+        self.columns = [h.strip().lower().lstrip("\ufeff") for h in header]
+        self._check_header()
+
+    def _open(self) -> IO[str]:
+        try:
+            # surrogateescape: a row that is not UTF-8 is reported and skipped, not fatal.
+            return self.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+        except OSError as exc:
+            raise AdvisorError(f"{self.path}: cannot read: {exc.strerror}") from None
+
+    def _check_header(self) -> None:
+        where = f"{self.path}: line 1"
+        if not _utf8(self.columns):
+            raise AdvisorError(f"{where}: the header is not UTF-8 text (save the CSV as UTF-8)")
+        seen: set[str] = set()
+        for column in self.columns:
+            if column in seen:
+                raise AdvisorError(f"{where}: column {column!r} appears twice")
+            seen.add(column)
+            if column not in KNOWN_COLUMNS:
+                raise AdvisorError(
+                    f"{where}: unknown column {column!r} (known: {', '.join(KNOWN_COLUMNS)})"
+                )
+        if "email" not in seen:
+            raise AdvisorError(
+                f"{where}: no 'email' column (the header is {','.join(self.columns)})"
+            )
+
+    def __iter__(self) -> Iterator[Employee | BadRow]:
+        for record in self._records():
+            yield record if isinstance(record, BadRow) else self.parse_row(*record)
+
+    def survey(self) -> tuple[int, dict[str, str]]:
+        """A quick first pass: the number of rows, and each domain's first address."""
+        rows = 0
+        first: dict[str, str] = {}
+        for record in self._records():
+            rows += 1
+            if isinstance(record, BadRow):
+                continue
+            cells = dict(zip(self.columns, record[1], strict=False))
+            try:
+                address = parse_address(cells.get("email", ""))
+            except AdvisorError:
+                continue
+            if address.domain_ascii not in first and _utf8([address.address]):
+                first[address.domain_ascii] = address.address
+        return rows, first
+
+    def _records(self) -> Iterator[tuple[int, list[str]] | BadRow]:
+        with self._open() as handle:
+            reader = csv.reader(handle, delimiter=self.delimiter)
+            previous = 0
+            header_done = False
+            while True:
+                try:
+                    row = next(reader)
+                except StopIteration:
+                    return
+                except csv.Error as exc:
+                    line = previous + 1
+                    if reader.line_num == previous:  # no progress: the reader is stuck
+                        raise AdvisorError(f"{self.path}: line {line}: {exc}") from None
+                    previous = reader.line_num
+                    yield BadRow(line, "", "", "", f"not a CSV row ({exc})")
+                    continue
+                line, previous = previous + 1, reader.line_num
+                if not header_done:
+                    header_done = True
+                    continue
+                if not any(cell.strip() for cell in row):
+                    continue
+                yield line, row
+
+    def parse_row(self, line: int, row: list[str]) -> Employee | BadRow:
+        cells = dict(zip(self.columns, row, strict=False))
+        email_cell = _clean(cells.get("email", ""))
+        name = _clean(cells.get("name", ""))
+        lang_cell = _clean(cells.get("lang", ""))
+
+        def bad(message: str) -> BadRow:
+            shown = email_cell if _utf8([email_cell]) else ""
+            safe_name = name if _utf8([name]) else ""
+            return BadRow(line, shown[:MAX_VALUE], safe_name[:MAX_NAME], lang_cell[:8], message)
+
+        if not _utf8(row):
+            return bad("not UTF-8 text (save the CSV as UTF-8)")
+        if len(row) > len(self.columns) and any(c.strip() for c in row[len(self.columns) :]):
+            return bad(f"{len(row)} values, but the header has {len(self.columns)} columns")
+        for column, value in cells.items():
+            if len(value) > MAX_VALUE:
+                return bad(f"{column}: longer than {MAX_VALUE} characters")
+        if not email_cell:
+            return bad("no e-mail address")
+        try:
+            address = parse_address(email_cell)
+        except AdvisorError as exc:
+            return bad(f"email: {exc}")
+        if len(name) > MAX_NAME or _has_controls(name):
+            return bad(f"name: longer than {MAX_NAME} characters or has control characters")
+        try:
+            lang = parse_lang(lang_cell, self.default_lang)
+            answers: dict[str, object] = {}
+            for column, cell in cells.items():
+                value = cell.strip()
+                if not value or column in ("email", "name", "lang"):
+                    continue
+                if column == "devices":
+                    answers.update(parse_devices(value))
+                elif column == "clients":
+                    answers["clients"] = ",".join(_LIST_SEPARATORS.split(value))
+                else:
+                    answers[column] = value
+            needs = apply(self.base, answers)
+        except AdvisorError as exc:
+            return bad(str(exc))
+        return Employee(
+            line=line,
+            email=address.address,
+            email_ascii=address.address_ascii,
+            local_part=address.local_part,
+            domain=address.domain_ascii,
+            name=name,
+            lang=lang,
+            needs=needs,
+        )
+
+
+def _utf8(values: Sequence[str]) -> bool:
+    try:
+        for value in values:
+            value.encode("utf-8")
+    except UnicodeEncodeError:  # lone surrogates from surrogateescape: bytes that were not UTF-8
+        return False
+    return True
+
+
+# ------------------------------------------------------------------ domains
+
+
+@dataclass(frozen=True)
+class DomainResult:
+    domain: str
+    origin: str  # "fresh" | "cached" | "failed"
+    report: Mapping[str, Any] | None
+    age: float | None = None  # seconds, for a cached report
+    error: str = ""
+    servers: str = ""  # one line: what was found
+    digest: str = ""  # of what the exported files depend on
+
+    @property
+    def failed(self) -> bool:
+        return self.report is None
+
+    def describe(self) -> str:
+        from advisor.sheets import format_age
+
+        if self.origin == "cached" and self.age is not None:
+            return f"cached {format_age(self.age, 'en')} ago"
+        return self.origin
+
+
+def _servers_line(report: Mapping[str, Any]) -> str:
+    parts = []
+    for side in ("incoming", "outgoing"):
+        for c in report.get(side) or []:
+            if c.get("verified"):
+                parts.append(f"{str(c['protocol']).upper()} {c['hostname']}:{c['port']}")
+                break
+    exchange = report.get("exchange") or {}
+    if exchange.get("ews_url") or exchange.get("activesync_url"):
+        parts.append("Exchange")
+    return ", ".join(parts) or "nothing verified"
+
+
+def _report_digest(report: Mapping[str, Any]) -> str:
+    """What exported files depend on, without timings and probe details."""
+
+    def server(c: Mapping[str, Any]) -> list[Any]:
+        keys = ("protocol", "hostname", "port", "security", "verified", "username", "stated_auth")
+        return [c.get(k) for k in keys]
+
+    provider = report.get("provider") or {}
+    exchange = report.get("exchange") or {}
+    stable = {
+        "incoming": [server(c) for c in report.get("incoming") or []],
+        "outgoing": [server(c) for c in report.get("outgoing") or []],
+        "exchange": {k: exchange.get(k) for k in sorted(exchange) if k.endswith(("url", "hosted"))},
+        "provider": [provider.get(k) for k in ("id", "name", "hosted_by", "requires_oauth2")],
+        "live": report.get("live"),
+    }
+    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()
+
+
+class _Template:
+    """A domain's report with the first employee's names replaced by placeholders."""
+
+    def __init__(self, report: Mapping[str, Any]) -> None:
+        first = parse_address(str(report["address"]))
+        self.report = dict(report)
+        self.report.pop("steps", None)  # large, and no export reads them
+        self._sides: dict[str, list[tuple[dict[str, Any], str | None]]] = {}
+        for side in ("incoming", "outgoing"):
+            entries: list[tuple[dict[str, Any], str | None]] = []
+            for c in report.get(side) or []:
+                user = c.get("username")
+                slot = None
+                if user in (first.address_ascii, first.address):
+                    slot = "address"
+                elif user == first.local_part:
+                    slot = "local"
+                entries.append((dict(c), slot))
+            self._sides[side] = entries
+
+    def for_employee(self, employee: Employee) -> dict[str, Any]:
+        doc = dict(self.report)
+        doc["address"] = employee.email
+        for side, entries in self._sides.items():
+            out = []
+            for candidate, slot in entries:
+                if slot is None:
+                    out.append(candidate)
+                else:
+                    user = employee.email_ascii if slot == "address" else employee.local_part
+                    out.append({**candidate, "username": user})
+            doc[side] = out
+        return doc
+
+
+# ------------------------------------------------------------------ results
+
+
+@dataclass(frozen=True)
+class RowResult:
+    line: int
+    email: str
+    name: str
+    lang: str
+    status: Status
+    protocol: str | None = None
+    confidence: float | None = None
+    folder: str | None = None
+    files: tuple[str, ...] = ()
+    discovery: str = ""
+    message: str = ""
+
+
+@dataclass
+class Outcome:
+    out: Path
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(Status, 0))
+    total: int = 0
+    domains: list[DomainResult] = field(default_factory=list)
+    failures: list[RowResult] = field(default_factory=list)  # the first MAX_LISTED
+    kept: list[RowResult] = field(default_factory=list)  # the first MAX_LISTED
+    reports_kept: list[str] = field(default_factory=list)  # summary/index edited by hand
+    elapsed: float = 0.0
+
+    @property
+    def failed(self) -> int:
+        return self.counts[Status.FAILED]
+
+
+class Observer(Protocol):
+    def started(self, rows: int, domains: int, cached: int) -> None: ...
+    def domain_done(self, result: DomainResult) -> None: ...
+    def row_done(self, result: RowResult) -> None: ...
+
+
+@dataclass(frozen=True)
+class Settings:
+    out: Path
+    answers: Path | None = None
+    rules_dirs: tuple[Path, ...] = ()
+    lang: str = "en"
+    jobs: int = 8
+    force: bool = False
+    refresh: bool = False
+    cache_dir: Path | None = None  # None: the user's cache folder
+    cache_ttl: float = 24 * 3600.0
+    nameservers: tuple[str, ...] = ()
+    ca_file: Path | None = None
+    timeout: float = 10.0
+    offline: bool = False
+
+
+# ------------------------------------------------------------------ files
+
+
+def folder_for(email_ascii: str) -> str:
+    """The employee's folder name: the address, lower case, with unusual characters as '_'."""
+    return _UNSAFE_IN_FOLDER.sub("_", email_ascii.lower())
+
+
+def _sha(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _file_sha(path: Path) -> str | None:
+    try:
+        return _sha(path.read_bytes())
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError:
+        return "directory"
+
+
+@dataclass(frozen=True)
+class Manifest:
+    email: str
+    line: int
+    run: str
+    state: str  # "writing" | "done"
+    fingerprint: str
+    protocol: str | None
+    confidence: float | None
+    files: dict[str, str]  # name -> sha256 of our version
+    was: dict[str, str]  # "writing" state: the hashes before this attempt
+    kept: tuple[str, ...]
+
+    def ours(self, name: str, sha: str | None) -> bool:
+        return sha is not None and sha in (self.files.get(name), self.was.get(name))
+
+    def to_bytes(self) -> bytes:
+        doc = {
+            "schema": MANIFEST_SCHEMA,
+            "email": self.email,
+            "line": self.line,
+            "run": self.run,
+            "state": self.state,
+            "fingerprint": self.fingerprint,
+            "protocol": self.protocol,
+            "confidence": self.confidence,
+            "files": self.files,
+            "was": self.was,
+            "kept": list(self.kept),
+        }
+        return (json.dumps(doc, ensure_ascii=False, indent=1) + "\n").encode()
+
+
+def read_manifest(folder: Path) -> Manifest | None:
+    """The folder's manifest, or None if missing or unreadable (then every file is foreign)."""
+    try:
+        data = (folder / MANIFEST).read_bytes()
+        if len(data) > MAX_MANIFEST_BYTES:
+            return None
+        doc = json.loads(data)
+        if not isinstance(doc, dict) or doc.get("schema") != MANIFEST_SCHEMA:
+            return None
+        files, was = doc.get("files"), doc.get("was") or {}
+        if not isinstance(files, dict) or not isinstance(was, dict):
+            return None
+        return Manifest(
+            email=str(doc["email"]),
+            line=int(doc["line"]),
+            run=str(doc["run"]),
+            state=str(doc["state"]),
+            fingerprint=str(doc["fingerprint"]),
+            protocol=doc.get("protocol"),
+            confidence=doc.get("confidence"),
+            files={str(k): str(v) for k, v in files.items()},
+            was={str(k): str(v) for k, v in was.items()},
+            kept=tuple(str(k) for k in doc.get("kept") or ()),
+        )
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _remove_temporaries(folder: Path, *, deep: bool) -> None:
+    """Temporary files of a write that was killed half-way (atomic_write's names).
+
+    The manifest is written in the folder itself, before any other file and
+    after them: only a folder whose manifest says "writing" (or has none) can
+    hold temporary files further down.
+    """
+    paths = folder.rglob(".*.tmp") if deep else folder.glob(".*.tmp")
+    for path in paths:
+        with contextlib.suppress(OSError):
+            path.unlink()
+
+
+def _write(path: Path, data: bytes) -> None:
+    from advisor.fsutil import atomic_write
+
+    try:
+        atomic_write(path, data)
+    except OSError as exc:
+        raise AdvisorError(f"{path}: cannot write: {exc.strerror}") from None
+
+
+def _csv_cell(value: object) -> str:
+    """A cell that a spreadsheet shows as text, never runs as a formula."""
+    text = "" if value is None else str(value)
+    if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + text
+    return text
+
+
+# ------------------------------------------------------------------ the run
+
+
+class Onboarding:
+    def __init__(
+        self, csv_path: Path, settings: Settings, observer: Observer | None = None
+    ) -> None:
+        from advisor.needs import load_answers
+        from advisor.recommend import NAMES
+        from advisor.rules.loader import load
+
+        self.csv_path = csv_path
+        self.settings = settings
+        self.observer = observer
+        # Everything that can be wrong with the inputs fails here, before any work.
+        base = load_answers(settings.answers) if settings.answers is not None else Needs()
+        self.rules = load(list(settings.rules_dirs), names=NAMES)
+        self.rules_digest = _sha(
+            json.dumps(
+                [(r.id, r.enabled, r.when.source, r.effect_text()) for r in self.rules.rules]
+            ).encode()
+        )
+        self.employees = EmployeeCsv(csv_path, base=base, default_lang=settings.lang)
+        self.out = settings.out
+        self.run_id = uuid.uuid4().hex
+        self._domains: dict[str, Future[DomainResult]] = {}
+        self._templates: dict[str, _Template] = {}
+        self._recommendations: dict[tuple[str, Needs], Any] = {}
+        self._claims: dict[str, int] = {}  # folder -> line of the row in flight for it
+        self._claims_lock = threading.Lock()
+        self._today = time.strftime("%Y-%m-%d")
+        from advisor import __version__
+
+        self._version = __version__
+
+    # -------------------------------------------------------------- discovery
+    def _cache(self) -> Any:
+        from advisor.cache import DiscoveryCache, default_folder, settings_key
+
+        s = self.settings
+        ca = None
+        if s.ca_file is not None:
+            with contextlib.suppress(OSError):
+                ca = _sha(s.ca_file.read_bytes())
+        key = settings_key(
+            {"dns": list(s.nameservers), "ca": ca, "offline": s.offline, "timeout": s.timeout}
+        )
+        return DiscoveryCache(s.cache_dir or default_folder(), ttl=s.cache_ttl, key=key)
+
+    def _discover(self, domain: str, address: str, cache: Any) -> DomainResult:
+        from advisor.discovery import Options
+        from advisor.report import to_json
+        from advisor.runner import run_discovery
+
+        s = self.settings
+        try:
+            report = run_discovery(
+                address,
+                nameservers=s.nameservers,
+                ca_file=s.ca_file,
+                options=Options(timeout=s.timeout, offline=s.offline),
+            )
+        except AdvisorError as exc:
+            return DomainResult(domain, "failed", None, error=str(exc))
+        except Exception as exc:  # one domain's bug must not stop the others
+            return DomainResult(domain, "failed", None, error=f"internal error: {exc!r}")
+        doc = to_json(report)
+        cache.put(domain, doc)
+        return self._domain_result(domain, "fresh", doc, None)
+
+    def _domain_result(
+        self, domain: str, origin: str, doc: Mapping[str, Any], age: float | None
+    ) -> DomainResult:
+        try:
+            self._templates[domain] = _Template(doc)
+        except (AdvisorError, KeyError) as exc:
+            return DomainResult(domain, "failed", None, error=f"unusable report: {exc}")
+        return DomainResult(
+            domain, origin, doc, age=age, servers=_servers_line(doc), digest=_report_digest(doc)
+        )
+
+    # -------------------------------------------------------------- rows
+    def _fingerprint(self, emp: Employee, domain: DomainResult) -> str:
+        inputs = {
+            "email": emp.email_ascii,
+            "name": emp.name,
+            "lang": emp.lang,
+            "needs": {
+                k: list(v) if isinstance(v, tuple) else v for k, v in emp.needs.values().items()
+            },
+            "domain": domain.digest,
+            "rules": self.rules_digest,
+            "advisor": self._version,
+        }
+        return _sha(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode())
+
+    def _recommend(self, emp: Employee, doc: Mapping[str, Any]) -> Any:
+        from advisor.recommend import facts_from_json, recommend
+
+        key = (emp.domain, emp.needs)
+        rec = self._recommendations.get(key)
+        if rec is None:
+            if len(self._recommendations) > 4096:
+                self._recommendations.clear()  # bounded: a few answers sets per domain in practice
+            rec = recommend(emp.needs, facts_from_json(doc), self.rules)
+            self._recommendations[key] = rec
+        return rec
+
+    def _process(self, emp: Employee) -> RowResult:
+        domain = self._domains[emp.domain].result()
+        name = folder_for(emp.email_ascii)
+
+        def result(status: Status, **extra: Any) -> RowResult:
+            return RowResult(
+                emp.line,
+                emp.email,
+                emp.name,
+                emp.lang,
+                status,
+                discovery=domain.describe(),
+                **extra,
+            )
+
+        folder = self.out / name
+        manifest = read_manifest(folder)
+        if manifest is not None:
+            _remove_temporaries(folder, deep=manifest.state != "done")
+            if manifest.email != emp.email_ascii:
+                return result(
+                    Status.FAILED,
+                    message=f"folder {name} already holds {manifest.email}",
+                )
+            if manifest.run == self.run_id:
+                return result(Status.FAILED, message=f"duplicate of line {manifest.line}")
+        if domain.failed:
+            return result(
+                Status.FAILED, message=f"discovery of {emp.domain} failed: {domain.error}"
+            )
+        fingerprint = self._fingerprint(emp, domain)
+        if (
+            manifest is not None
+            and manifest.state == "done"
+            and manifest.fingerprint == fingerprint
+            and not self.settings.force
+            # A file deleted since is written again.
+            and all((folder / n).exists() for n in manifest.files if not n.endswith(".new"))
+        ):
+            # Stamp this run, so that a second row for the address is seen as a duplicate.
+            _write(folder / MANIFEST, replace(manifest, run=self.run_id, line=emp.line).to_bytes())
+            return result(
+                Status.UNCHANGED,
+                protocol=manifest.protocol,
+                confidence=manifest.confidence,
+                folder=name,
+                files=tuple(manifest.files),
+                message=_kept_message(manifest.kept),
+            )
+        try:
+            planned, protocol, confidence = self._render(emp, domain)
+        except AdvisorError as exc:
+            return result(Status.FAILED, message=str(exc))
+        done = Manifest(
+            email=emp.email_ascii,
+            line=emp.line,
+            run=self.run_id,
+            state="done",
+            fingerprint=fingerprint,
+            protocol=protocol,
+            confidence=confidence,
+            files={n: _sha(data) for n, data in planned.items()},
+            was={},
+            kept=(),
+        )
+        if manifest is None and not folder.exists():
+            _new_folder(folder, planned, done)
+            names: tuple[str, ...] = tuple(planned)
+            kept: tuple[str, ...] = ()
+        else:
+            if manifest is None:
+                _remove_temporaries(folder, deep=True)
+            names, kept = _update_folder(folder, planned, manifest, done)
+        return result(
+            Status.KEPT_EDITS if kept else Status.DONE,
+            protocol=protocol,
+            confidence=confidence,
+            folder=name,
+            files=names,
+            message=_kept_message(kept),
+        )
+
+    def _render(self, emp: Employee, domain: DomainResult) -> tuple[dict[str, bytes], str, float]:
+        from advisor.export import ClientKind, account_plan, render_files
+        from advisor.sheets import render_html, render_markdown, setup_sheet
+
+        doc = self._templates[emp.domain].for_employee(emp)
+        rec = self._recommend(emp, doc)
+        if rec.recommended is None:
+            raise AdvisorError(
+                "no protocol can be recommended: every one is excluded by the rules"
+                " (see advisor recommend)"
+            )
+        account = account_plan(
+            doc,
+            protocol=rec.recommended,
+            full_name=emp.name,
+            leave_on_server=rec.leave_on_server,
+            keep_days=rec.keep_days,
+        )
+        kinds = list(
+            dict.fromkeys(
+                ClientKind(CLIENT_FILES[c.value])
+                for c in emp.needs.clients
+                if c.value in CLIENT_FILES
+            )
+        )
+        planned: dict[str, bytes] = {}
+        if kinds:
+            # No README.txt: the setup sheet says it all, in two formats.
+            for f in render_files(account, kinds, lang=emp.lang, with_readme=False):
+                planned[f.name] = f.data
+        files = [*planned, SHEET_HTML, SHEET_MD]
+        sheet = setup_sheet(
+            account, rec, list(emp.needs.clients), files, lang=emp.lang, generated=self._today
+        )
+        planned[SHEET_HTML] = render_html(sheet).encode()
+        planned[SHEET_MD] = render_markdown(sheet).encode()
+        return planned, rec.recommended, rec.confidence
+
+    # -------------------------------------------------------------- the whole run
+    def run(self) -> Outcome:
+        started = time.monotonic()
+        s = self.settings
+        outcome = Outcome(self.out)
+        try:
+            self.out.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise AdvisorError(f"{self.out}: cannot create the folder: {exc.strerror}") from None
+        for stale in self.out.glob(".*.tmp"):  # a new folder, summary or index of a killed run
+            if stale.is_dir() and not stale.is_symlink():
+                shutil.rmtree(stale, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    stale.unlink()
+
+        # Pass 1: count the rows, start every domain's discovery (or take it from the cache).
+        rows, first_address = self.employees.survey()
+        outcome.total = rows
+        cache = self._cache()
+        jobs = max(1, s.jobs)
+        discovery_pool = ThreadPoolExecutor(
+            max_workers=max(1, min(jobs * DISCOVERIES_PER_JOB, len(first_address))),
+            thread_name_prefix="discover",
+        )
+        row_pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="onboard")
+        cached = 0
+        try:
+            for domain, address in first_address.items():
+                entry = None if s.refresh else cache.get(domain)
+                if entry is not None:
+                    done: Future[DomainResult] = Future()
+                    done.set_result(
+                        self._domain_result(domain, "cached", entry.report, entry.age())
+                    )
+                    self._domains[domain] = done
+                    cached += 1
+                else:
+                    self._domains[domain] = discovery_pool.submit(
+                        self._discover, domain, address, cache
+                    )
+            if self.observer is not None:
+                self.observer.started(rows, len(first_address), cached)
+                for discovery in self._domains.values():
+                    discovery.add_done_callback(self._tell_domain)
+            # Rows wait for every discovery: they would compete with the probes for
+            # the CPU, and a probe starved of it measures round trips it did not have.
+            for discovery in self._domains.values():
+                discovery.result()
+            # Pass 2: every row, in order, a bounded number in flight.
+            with _Reports(self.out, s.lang) as reports:
+                pending: deque[Future[RowResult]] = deque()
+
+                def emit(res: RowResult) -> None:
+                    outcome.counts[res.status] += 1
+                    if res.status is Status.FAILED and len(outcome.failures) < MAX_LISTED:
+                        outcome.failures.append(res)
+                    if res.status is Status.KEPT_EDITS and len(outcome.kept) < MAX_LISTED:
+                        outcome.kept.append(res)
+                    reports.add(res)
+                    if self.observer is not None:
+                        self.observer.row_done(res)
+
+                for item in self.employees:
+                    if isinstance(item, BadRow):
+                        row: Future[RowResult] = Future()
+                        row.set_result(
+                            RowResult(
+                                item.line,
+                                item.email,
+                                item.name,
+                                item.lang,
+                                Status.FAILED,
+                                message=item.message,
+                            )
+                        )
+                    else:
+                        row = self._schedule(item, row_pool)
+                    pending.append(row)
+                    while len(pending) >= WINDOW or (pending and pending[0].done()):
+                        emit(pending.popleft().result())
+                while pending:
+                    emit(pending.popleft().result())
+                outcome.domains = [f.result() for f in self._domains.values()]
+                reports.finish(outcome)
+        finally:
+            # Ctrl-C: queued rows are dropped, running ones finish their (atomic) writes.
+            row_pool.shutdown(wait=True, cancel_futures=True)
+            discovery_pool.shutdown(wait=True, cancel_futures=True)
+        outcome.elapsed = time.monotonic() - started
+        return outcome
+
+    def _tell_domain(self, future: Future[DomainResult]) -> None:
+        if self.observer is not None and not future.cancelled():
+            self.observer.domain_done(future.result())
+
+    def _schedule(self, emp: Employee, pool: ThreadPoolExecutor) -> Future[RowResult]:
+        """The row's result; the row goes to a worker once its domain is discovered, so
+        that rows waiting for a slow domain hold no worker (main thread, in CSV order)."""
+        result: Future[RowResult] = Future()
+        name = folder_for(emp.email_ascii)
+        with self._claims_lock:
+            earlier = self._claims.get(name)
+            if earlier is None:
+                self._claims[name] = emp.line
+        if earlier is not None:
+            # Two rows for one address in flight: the later one is the duplicate. (Once
+            # the first is finished, its manifest, stamped with this run, tells.)
+            result.set_result(_failed(emp, f"duplicate of line {earlier}"))
+            return result
+
+        def finished(work: Future[RowResult]) -> None:
+            with self._claims_lock:
+                self._claims.pop(name, None)
+            if work.cancelled():  # Ctrl-C: the queued rows are dropped
+                result.cancel()
+            else:
+                result.set_result(work.result())
+
+        def start(_domain: Future[DomainResult]) -> None:
+            try:
+                pool.submit(self._process_safely, emp).add_done_callback(finished)
+            except RuntimeError:  # the pool was shut down: Ctrl-C
+                result.cancel()
+
+        self._domains[emp.domain].add_done_callback(start)
+        return result
+
+    def _process_safely(self, emp: Employee) -> RowResult:
+        try:
+            return self._process(emp)
+        except AdvisorError as exc:
+            message = str(exc)
+        except Exception as exc:  # a bug on one row must not lose the others
+            message = f"internal error: {exc!r}"
+        return _failed(emp, message)
+
+
+def _failed(emp: Employee, message: str) -> RowResult:
+    return RowResult(emp.line, emp.email, emp.name, emp.lang, Status.FAILED, message=message)
+
+
+def _kept_message(kept: Sequence[str]) -> str:
+    if not kept:
+        return ""
+    return "kept hand-edited " + ", ".join(f"{n} (new version: {n}.new)" for n in kept)
+
+
+def _new_folder(folder: Path, planned: Mapping[str, bytes], manifest: Manifest) -> None:
+    """A new employee folder, written aside then renamed into place: all of it or nothing.
+
+    Each file is still flushed to disk (fsync) as ``atomic_write`` does; the one
+    rename replaces a temporary name, a rename and a folder check per file.
+    """
+    tmp = folder.parent / f".{folder.name}.{uuid.uuid4().hex[:12]}.tmp"
+    try:
+        tmp.mkdir()  # with the umask's permissions, as the final folder should have
+        made = {tmp}
+        for name, data in [*planned.items(), (MANIFEST, manifest.to_bytes())]:
+            path = tmp / name
+            if path.parent not in made:
+                path.parent.mkdir(parents=True, exist_ok=True)
+                made.add(path.parent)
+            with path.open("xb") as handle:
+                handle.write(data)
+                handle.flush()
+                os.fsync(handle.fileno())
+        os.rename(tmp, folder)
+    except OSError as exc:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise AdvisorError(f"{folder}: cannot write: {exc.strerror}") from None
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+
+
+def _update_folder(
+    folder: Path, planned: Mapping[str, bytes], manifest: Manifest | None, done: Manifest
+) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """Write what changed into an existing folder; keep files that are not ours as they are.
+
+    Returns (planned names, names kept because they were edited by hand).
+    """
+    previous = manifest.files if manifest is not None else {}
+
+    def is_ours(name: str, sha: str | None) -> bool:
+        return manifest is not None and manifest.ours(name, sha)
+
+    writes: dict[str, bytes] = {}
+    hashes: dict[str, str] = {}
+    kept: list[str] = []
+    for name, data in planned.items():
+        new_sha = done.files[name]
+        hashes[name] = new_sha
+        current = _file_sha(folder / name)
+        if current == new_sha:
+            continue
+        if current is None or is_ours(name, current):
+            writes[name] = data
+            continue
+        # Edited by hand since we wrote it, or not ours at all: keep it, put ours beside.
+        kept.append(name)
+        side = f"{name}.new"
+        side_sha = _file_sha(folder / side)
+        hashes[side] = new_sha
+        if side_sha != new_sha and (side_sha is None or is_ours(side, side_sha)):
+            writes[side] = data
+    stale = [n for n in previous if n not in hashes and is_ours(n, _file_sha(folder / n))]
+    if writes or stale:
+        # First say what is about to change, so a kill half-way is resumed correctly.
+        was = {**(manifest.was if manifest is not None else {}), **previous}
+        _write(folder / MANIFEST, replace(done, state="writing", files=hashes, was=was).to_bytes())
+        for name, data in writes.items():
+            _write(folder / name, data)
+        for name in stale:
+            with contextlib.suppress(OSError):
+                (folder / name).unlink()
+    _write(folder / MANIFEST, replace(done, files=hashes, kept=tuple(kept)).to_bytes())
+    return tuple(planned), tuple(kept)
+
+
+# ------------------------------------------------------------------ summary.csv and index.html
+
+
+class _Reports:
+    """``summary.csv`` and ``index.html``, streamed to temporary files, renamed at the end."""
+
+    def __init__(self, out: Path, lang: str) -> None:
+        self.out = out
+        self.lang = lang
+        self._summary: IO[str] | None = None
+        self._spool: IO[str] | None = None
+        self._writer: Any = None
+
+    def __enter__(self) -> _Reports:
+        fd, self._summary_tmp = tempfile.mkstemp(prefix=f".{SUMMARY}.", suffix=".tmp", dir=self.out)
+        self._summary = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
+        self._writer = csv.writer(self._summary)
+        self._writer.writerow(SUMMARY_COLUMNS)
+        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # closed in __exit__
+        return self
+
+    def add(self, res: RowResult) -> None:
+        assert self._spool is not None
+        self._writer.writerow(
+            [
+                res.line,
+                _csv_cell(res.email),
+                _csv_cell(res.name),
+                res.lang,
+                res.status.value,
+                res.protocol or "",
+                "" if res.confidence is None else f"{res.confidence:.2f}",
+                _csv_cell(res.folder or ""),
+                _csv_cell(";".join(res.files)),
+                res.discovery,
+                _csv_cell(res.message),
+            ]
+        )
+        self._spool.write(
+            json.dumps(
+                [
+                    res.line,
+                    res.email,
+                    res.name,
+                    res.lang,
+                    res.status.value,
+                    res.protocol,
+                    res.folder,
+                    list(res.files),
+                    res.message,
+                ],
+                ensure_ascii=False,
+            )
+            + "\n"
+        )
+
+    def finish(self, outcome: Outcome) -> None:
+        from advisor.sheets import DomainRow, IndexRow, iter_index_html
+
+        assert self._summary is not None
+        assert self._spool is not None
+        state = _read_state(self.out)
+        self._summary.flush()
+        os.fsync(self._summary.fileno())
+        self._summary.close()
+        self._summary = None
+        hashes: dict[str, str] = {}
+        hashes[SUMMARY] = _install(
+            self.out, SUMMARY, Path(self._summary_tmp), state, outcome.reports_kept
+        )
+
+        def rows() -> Iterator[IndexRow]:
+            assert self._spool is not None
+            self._spool.seek(0)
+            for text in self._spool:
+                line, email, name, lang, status, protocol, folder, files, message = json.loads(text)
+                yield IndexRow(
+                    line, email, name, lang, status, protocol, folder, tuple(files), message
+                )
+
+        domains = [
+            DomainRow(d.domain, d.origin, d.age, d.servers if not d.failed else d.error)
+            for d in outcome.domains
+        ]
+        counts = {str(k): v for k, v in outcome.counts.items()} | {"total": outcome.total}
+        fd, index_tmp = tempfile.mkstemp(prefix=f".{INDEX}.", suffix=".tmp", dir=self.out)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            for chunk in iter_index_html(
+                rows(), domains, counts=counts, lang=self.lang, generated=time.strftime("%Y-%m-%d")
+            ):
+                handle.write(chunk)
+            handle.flush()
+            os.fsync(handle.fileno())
+        hashes[INDEX] = _install(self.out, INDEX, Path(index_tmp), state, outcome.reports_kept)
+        _write(self.out / RUN_STATE, json.dumps({"files": hashes}, indent=1).encode())
+
+    def __exit__(self, *exc: object) -> None:
+        if self._summary is not None:
+            self._summary.close()
+            with contextlib.suppress(OSError):
+                os.unlink(self._summary_tmp)
+        if self._spool is not None:
+            self._spool.close()
+
+
+def _read_state(out: Path) -> dict[str, str]:
+    try:
+        doc = json.loads((out / RUN_STATE).read_bytes())
+        files = doc["files"]
+        return {str(k): str(v) for k, v in files.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _install(out: Path, name: str, tmp: Path, state: Mapping[str, str], kept: list[str]) -> str:
+    """Rename ``tmp`` over ``name`` unless ``name`` was edited by hand (then ``name.new``)."""
+    target = out / name
+    current = _file_sha(target)
+    with tmp.open("rb") as handle:
+        new_sha = hashlib.file_digest(handle, "sha256").hexdigest()
+    if current is not None and current != state.get(name) and current != new_sha:
+        target = out / f"{name}.new"
+        kept.append(name)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, target)
+    return state.get(name, new_sha) if target.name.endswith(".new") else new_sha
+
+
+def render_outcome(outcome: Outcome) -> str:
+    """What the run did, for the terminal: counts, domains, failed rows, kept edits."""
+    c = outcome.counts
+    lines = [
+        f"{outcome.total} row(s) in {outcome.elapsed:.1f} s: {c[Status.DONE]} written,"
+        f" {c[Status.UNCHANGED]} unchanged, {c[Status.KEPT_EDITS]} with hand edits kept,"
+        f" {c[Status.FAILED]} failed",
+    ]
+    if outcome.domains:
+        lines.append(f"Domains ({len(outcome.domains)}):")
+        width = max(len(d.domain) for d in outcome.domains)
+        for d in outcome.domains:
+            what = d.error if d.failed else d.servers
+            lines.append(f"  {d.domain:<{width}}  {d.describe():<18} {what}")
+        if any(d.origin == "cached" for d in outcome.domains):
+            lines.append("  (--refresh discovers the cached domains again)")
+    if outcome.failures:
+        lines.append("Failed rows (skipped; fix them and run again):")
+        lines += [f"  line {r.line}: {r.email or '-'}: {r.message}" for r in outcome.failures]
+        more = c[Status.FAILED] - len(outcome.failures)
+        if more > 0:
+            lines.append(f"  ... and {more} more in {SUMMARY}")
+    if outcome.kept:
+        lines.append("Files edited by hand were kept (the new version is beside them, NAME.new):")
+        lines += [f"  line {r.line}: {r.email}: {r.message}" for r in outcome.kept]
+    for name in outcome.reports_kept:
+        lines.append(f"{name} was edited by hand: kept; this run's is {name}.new")
+    lines.append(
+        f"For IT: {outcome.out / SUMMARY} and {outcome.out / INDEX}; one folder per employee"
+        f" with {SHEET_HTML} and {SHEET_MD}."
+    )
+    return "\n".join(lines) + "\n"
