@@ -43,7 +43,7 @@ def expand_clients(kinds: Sequence[ClientKind]) -> list[ClientKind]:
     ]
 
 
-def _pick(candidates: list[dict[str, Any]], protocol: str | None) -> dict[str, Any] | None:
+def pick(candidates: list[dict[str, Any]], protocol: str | None) -> dict[str, Any] | None:
     """The best candidate for ``protocol``: verified first, in the report's order."""
     pool = [c for c in candidates if protocol is None or c.get("protocol") == protocol]
     for c in pool:
@@ -139,14 +139,14 @@ def account_plan(
         if exchange_setting.server is None and on_m365:
             exchange_setting = replace(exchange_setting, server="outlook.office365.com")
     else:
-        found = _pick(list(report.get("incoming") or []), protocol)
+        found = pick(list(report.get("incoming") or []), protocol)
         if found is None:
             raise AdvisorError(
                 f"discovery found no {protocol.upper()} server for {domain}:"
                 " choose another --protocol"
             )
         incoming = _server(found, oauth)
-        sending = _pick(list(report.get("outgoing") or []), None)
+        sending = pick(list(report.get("outgoing") or []), None)
         if sending is None:
             raise AdvisorError(f"discovery found no SMTP server for {domain}")
         outgoing = _server(sending, oauth)

@@ -370,6 +370,8 @@ class DomainResult:
         from advisor.sheets import format_age
 
         if self.origin == "cached" and self.age is not None:
+            if self.age < 60:
+                return "cached just now"
             return f"cached {format_age(self.age, 'en')} ago"
         return self.origin
 
@@ -390,15 +392,30 @@ def _servers_line(report: Mapping[str, Any]) -> str:
 def _report_digest(report: Mapping[str, Any]) -> str:
     """What exported files depend on, without timings and probe details."""
 
-    def server(c: Mapping[str, Any]) -> list[Any]:
-        keys = ("protocol", "hostname", "port", "security", "verified", "username", "stated_auth")
-        return [c.get(k) for k in keys]
+    first = parse_address(str(report["address"]))
+    placeholders = {
+        first.address_ascii: "%EMAILADDRESS%",
+        first.address: "%EMAILADDRESS%",
+        first.local_part: "%EMAILLOCALPART%",
+    }
 
+    def server(c: Mapping[str, Any]) -> list[Any]:
+        keys = ("protocol", "hostname", "port", "security", "verified", "stated_auth")
+        # Whichever employee's address the discovery used, the same servers are the same.
+        user = c.get("username")
+        return [*(c.get(k) for k in keys), placeholders.get(user, user) if user else user]
+
+    from advisor.export import pick
+
+    # Only the servers an export picks: discovery stops probing alternates once the
+    # best answer is in, so the list of verified alternates differs from run to run.
+    incoming = list(report.get("incoming") or [])
+    picked = [pick(incoming, p) for p in ("imap", "pop3")]
+    picked.append(pick(list(report.get("outgoing") or []), None))
     provider = report.get("provider") or {}
     exchange = report.get("exchange") or {}
     stable = {
-        "incoming": [server(c) for c in report.get("incoming") or []],
-        "outgoing": [server(c) for c in report.get("outgoing") or []],
+        "servers": [server(c) if c is not None else None for c in picked],
         "exchange": {k: exchange.get(k) for k in sorted(exchange) if k.endswith(("url", "hosted"))},
         "provider": [provider.get(k) for k in ("id", "name", "hosted_by", "requires_oauth2")],
         "live": report.get("live"),
@@ -684,12 +701,15 @@ class Onboarding:
         self, domain: str, origin: str, doc: Mapping[str, Any], age: float | None
     ) -> DomainResult:
         try:
-            self._templates[domain] = _Template(doc)
-        except (AdvisorError, KeyError) as exc:
-            return DomainResult(domain, "failed", None, error=f"unusable report: {exc}")
-        return DomainResult(
-            domain, origin, doc, age=age, servers=_servers_line(doc), digest=_report_digest(doc)
-        )
+            template = _Template(doc)
+            result = DomainResult(
+                domain, origin, doc, age=age, servers=_servers_line(doc), digest=_report_digest(doc)
+            )
+        except (AdvisorError, KeyError, TypeError, ValueError, AttributeError) as exc:
+            # A cache file damaged in a way its checks did not catch: never a crash.
+            return DomainResult(domain, "failed", None, error=f"unusable report: {exc!r}")
+        self._templates[domain] = template
+        return result
 
     # -------------------------------------------------------------- rows
     def _fingerprint(self, emp: Employee, domain: DomainResult) -> str:

@@ -197,10 +197,19 @@ def test_cache_hit_and_refresh(
     code, stdout, _ = onboard(capsys, domains, staff, tmp_path / "again")
     assert code == 0
     assert len(discoveries) == 2  # no new discovery
-    assert "cached" in stdout
-    assert "ago" in stdout
-    assert summary(tmp_path / "again")[2]["discovery"].startswith("cached")
-    assert "cached" in (tmp_path / "again" / "index.html").read_text()
+    assert "cached just now" in stdout
+    assert summary(tmp_path / "again")[2]["discovery"] == "cached just now"
+    assert "cached just now" in (tmp_path / "again" / "index.html").read_text()
+    # Three hours later (the cache's clock, not the test's): the age says so.
+    for entry in (tmp_path / "cache" / "discovery").glob("*.json"):
+        doc = json.loads(entry.read_text())
+        doc["saved_at"] -= 3 * 3600
+        entry.write_text(json.dumps(doc))
+    code, stdout, _ = onboard(capsys, domains, staff, tmp_path / "again")
+    assert "cached 3 h ago" in stdout
+    assert summary(tmp_path / "again")[2]["discovery"] == "cached 3 h ago"
+    assert "cached 3 h ago" in (tmp_path / "again" / "index.html").read_text()
+    assert len(discoveries) == 2
 
     code, stdout, _ = onboard(capsys, domains, staff, tmp_path / "again", "--refresh")
     assert code == 0
@@ -213,6 +222,18 @@ def test_cache_hit_and_refresh(
     # --cache-ttl 0: no cache at all.
     code, _, _ = onboard(capsys, domains, staff, tmp_path / "other", "--cache-ttl", "0")
     assert len(discoveries) == 6
+
+    # A cache file damaged inside its report: that domain fails, with the reason; no crash.
+    entry = tmp_path / "cache" / "discovery" / "alpha.test.json"
+    doc = json.loads(entry.read_text())
+    doc["report"]["incoming"] = 5
+    entry.write_text(json.dumps(doc))
+    code, stdout, _ = onboard(capsys, domains, staff, tmp_path / "damaged")
+    assert code == 1
+    rows = summary(tmp_path / "damaged")
+    assert rows[2]["status"] == "failed"
+    assert "unusable report" in rows[2]["message"]
+    assert rows[3]["status"] == "done"
 
 
 def test_resume_skips_finished_rows_and_redoes_changed_ones(
