@@ -9,7 +9,7 @@ network, and nothing ever holds a password.
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Any
@@ -32,6 +32,21 @@ class ClientKind(StrEnum):
     OUTLOOK = "outlook"
     APPLE = "apple"
     ALL = "all"
+
+
+# Which mail programs of the needs question (advisor.needs.Client) import which files;
+# the new Outlook, Android apps and webmail import none.
+CLIENT_FILES: dict[str, ClientKind] = {
+    "thunderbird": ClientKind.THUNDERBIRD,
+    "outlook": ClientKind.OUTLOOK,
+    "apple-mail": ClientKind.APPLE,
+    "ios-mail": ClientKind.APPLE,
+}
+
+
+def kinds_for(clients: Iterable[str]) -> list[ClientKind]:
+    """The export files for a person's mail programs, once each, in their order."""
+    return list(dict.fromkeys(CLIENT_FILES[c] for c in clients if c in CLIENT_FILES))
 
 
 def expand_clients(kinds: Sequence[ClientKind]) -> list[ClientKind]:

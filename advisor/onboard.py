@@ -82,13 +82,6 @@ MAX_LISTED = 50  # failures and kept edits listed on the console; all are in sum
 WINDOW = 512  # rows in flight at most (read, queued or being written), ~2 KB each
 DISCOVERIES_PER_JOB = 2  # discoveries wait on the network: twice as many at once as --jobs
 
-# Which mail programs (needs vocabulary) get which export files.
-CLIENT_FILES = {
-    "thunderbird": "thunderbird",
-    "outlook": "outlook",
-    "apple-mail": "apple",
-    "ios-mail": "apple",
-}
 DEVICE_KINDS = {
     "desktop": "devices.desktop",
     "laptop": "devices.laptop",
@@ -821,7 +814,7 @@ class Onboarding:
         )
 
     def _render(self, emp: Employee, domain: DomainResult) -> tuple[dict[str, bytes], str, float]:
-        from advisor.export import ClientKind, account_plan, render_files
+        from advisor.export import account_plan, kinds_for, render_files
         from advisor.sheets import render_html, render_markdown, setup_sheet
 
         doc = self._templates[emp.domain].for_employee(emp)
@@ -838,13 +831,7 @@ class Onboarding:
             leave_on_server=rec.leave_on_server,
             keep_days=rec.keep_days,
         )
-        kinds = list(
-            dict.fromkeys(
-                ClientKind(CLIENT_FILES[c.value])
-                for c in emp.needs.clients
-                if c.value in CLIENT_FILES
-            )
-        )
+        kinds = kinds_for(emp.needs.clients)
         planned: dict[str, bytes] = {}
         if kinds:
             # No README.txt: the setup sheet says it all, in two formats.

@@ -42,13 +42,6 @@ WAIT_TICK = 0.2  # seconds between refreshes of the "waiting for discovery" line
 EXIT_OK = 0
 EXIT_NOTHING_USABLE = 3
 
-# What each mail program of the needs question can import.
-CLIENT_FILES = {
-    Client.THUNDERBIRD: "thunderbird",
-    Client.OUTLOOK: "outlook",
-    Client.APPLE_MAIL: "apple",
-    Client.IOS_MAIL: "apple",
-}
 EXPORT_KINDS = ("thunderbird", "outlook", "apple")
 
 
@@ -491,7 +484,9 @@ class Wizard:
                 )
             )
             return chosen
-        default = list(dict.fromkeys(CLIENT_FILES[c] for c in needs.clients if c in CLIENT_FILES))
+        from advisor.export import kinds_for
+
+        default = [k.value for k in kinds_for(needs.clients)]
         if not self.options.interactive:
             return default or ["all"]
         labels = {

@@ -27,6 +27,7 @@ from advisor.needs import Client, Groupware, Microsoft, Needs
 from advisor.recommend import NAMES, Recommendation, facts_from_json, recommend
 from advisor.rules.loader import RuleSet, load
 from advisor.sheets import DomainRow, IndexRow, format_age, iter_index_html
+from tests.test_export import report, server
 
 RULES = load([], names=NAMES)
 DATE = "2026-11-27"
@@ -40,43 +41,6 @@ EWS_M365 = "https://outlook.office365.com/EWS/Exchange.asmx"
 
 
 # ------------------------------------------------------------- builders
-
-
-def server(protocol: str, host: str, port: int, security: str, **extra: Any) -> dict[str, Any]:
-    return {
-        "protocol": protocol,
-        "hostname": host,
-        "port": port,
-        "security": security,
-        "username": extra.pop("username", "jane@example.test"),
-        "auth": ["PLAIN"],
-        "verified": True,
-        "sources": ["autoconfig"],
-        "stated_auth": ["password-cleartext"],
-        **extra,
-    }
-
-
-def report(**changes: Any) -> dict[str, Any]:
-    base: dict[str, Any] = {
-        "schema": "advisor.discovery/1",
-        "address": "jane@example.test",
-        "domain": "example.test",
-        "domain_ascii": "example.test",
-        "incoming": [
-            server("imap", "imap.example.test", 993, "ssl"),
-            server("pop3", "pop.example.test", 995, "ssl"),
-        ],
-        "outgoing": [server("smtp", "smtp.example.test", 587, "starttls")],
-        "exchange": None,
-        "provider": {"id": "example.test", "name": "Example Mail", "hosted_by": None},
-        "steps": [],
-        "warnings": [],
-        "elapsed_ms": 1.0,
-        "live": True,
-    }
-    base.update(changes)
-    return base
 
 
 ON_PREMISES: dict[str, Any] = {
