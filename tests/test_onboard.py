@@ -321,8 +321,15 @@ def write_staff(path: Path, rows: int, *, flip: bool = False) -> None:
             handle.write(f"user{i}@{domain},User {i},{lang},thunderbird;outlook;apple-mail\n")
 
 
-def kill_midway(command: list[str], env: dict[str, str], out: Path, since: float) -> None:
-    """Start ``command``, SIGKILL it once 20 employee manifests were written after ``since``."""
+def kill_midway(
+    command: list[str],
+    env: dict[str, str],
+    out: Path,
+    since: float,
+    how: signal.Signals = signal.SIGKILL,
+) -> int:
+    """Start ``command``, send it ``how`` once 20 employee manifests were written after
+    ``since``; its exit code."""
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
     )
@@ -339,9 +346,10 @@ def kill_midway(command: list[str], env: dict[str, str], out: Path, since: float
             if process.poll() is not None:
                 pytest.fail("the run ended before it could be killed: make it longer")
             time.sleep(0.005)
-        process.send_signal(signal.SIGKILL)
+        process.send_signal(how)
     finally:
-        process.wait(timeout=30)
+        code = process.wait(timeout=30)
+    return code
 
 
 def check_whole(out: Path) -> int:
@@ -363,11 +371,12 @@ def check_whole(out: Path) -> int:
     return finished
 
 
-@pytest.mark.parametrize("phase", ["first run", "update"])
+@pytest.mark.parametrize("phase", ["first run", "update", "ctrl-c"])
 def test_killed_run_leaves_whole_files_and_resumes(
     domains: Lab, tmp_path: Path, phase: str
 ) -> None:
-    """SIGKILL in the middle of a run, then run again: every file is whole, then all done.
+    """SIGKILL (or Ctrl-C) in the middle of a run, then run again: every file is whole,
+    then all done.
 
     "update": the run killed is the one that rewrites every folder (all languages
     changed), so folders are caught between their "writing" and "done" manifests.
@@ -401,7 +410,11 @@ def test_killed_run_leaves_whole_files_and_resumes(
         write_staff(staff, rows, flip=True)
         time.sleep(0.05)  # mtimes of this run's manifests are later than every earlier one
     since = time.time()
-    kill_midway(command, env, out, since)
+    if phase == "ctrl-c":
+        # Ctrl-C: the rows being written finish, the queued ones are dropped, exit 130.
+        assert kill_midway(command, env, out, since, signal.SIGINT) == 130
+    else:
+        kill_midway(command, env, out, since)
     finished = check_whole(out)
     assert 0 < finished <= rows
 
