@@ -2,12 +2,12 @@
 
 ``advisor onboard EMPLOYEES.csv --out DIR`` reads the CSV twice, streaming:
 a first pass counts the rows (for the progress bar) and notes the first
-address of each domain, so that every domain's discovery starts at once
-(bounded by ``--jobs``) or comes from the cache; the second pass hands each
-row to a worker that plans, renders and writes the employee's folder. At
-most a few rows per worker are in flight, and results are written to
-``summary.csv`` in input order as they complete, so memory does not grow with
-the CSV.
+address of each domain; every domain is then discovered (twice ``--jobs`` at
+a time) or taken from the cache, before the rows, so that the probes are not
+starved of CPU by file writing. The second pass hands each row to a worker
+that plans, renders and writes the employee's folder. At most ``WINDOW`` rows
+are in flight, and results go to ``summary.csv`` in input order as they
+complete, so memory does not grow with the CSV.
 
 Each employee folder carries a manifest (``.advisor-manifest.json``) with the
 SHA-256 of every file written there. It makes re-runs safe and cheap:
@@ -18,11 +18,12 @@ SHA-256 of every file written there. It makes re-runs safe and cheap:
 * a file whose content no longer matches the manifest was edited by hand (or
   was there before advisor): it is never replaced; the new version is written
   next to it as ``NAME.new`` and the row says so (``kept-edits``);
-* the manifest is written first in a "writing" state that lists the old and
-  the new hashes, then the files, then the manifest in the "done" state, so a
-  run killed at any moment is resumed without mistaking its own half-updated
-  folder for hand edits. Every file is written atomically (temporary file,
-  fsync, rename): a kill leaves whole files only.
+* a new folder is written under a temporary name and renamed into place
+  whole; in an existing one, the manifest is written first in a "writing"
+  state that lists the old and the new hashes, then the files (each
+  atomically: temporary file, fsync, rename), then the manifest in the "done"
+  state. A run killed at any moment leaves whole files only, and is resumed
+  without mistaking its own half-updated folders for hand edits.
 
 No password is asked for, read or written: the mail programs ask at first use.
 """
@@ -131,10 +132,6 @@ class BadRow:
     name: str
     lang: str
     message: str
-
-
-def _clean(value: str) -> str:
-    return value.strip()
 
 
 def _has_controls(text: str) -> bool:
@@ -281,9 +278,9 @@ class EmployeeCsv:
 
     def parse_row(self, line: int, row: list[str]) -> Employee | BadRow:
         cells = dict(zip(self.columns, row, strict=False))
-        email_cell = _clean(cells.get("email", ""))
-        name = _clean(cells.get("name", ""))
-        lang_cell = _clean(cells.get("lang", ""))
+        email_cell = cells.get("email", "").strip()
+        name = cells.get("name", "").strip()
+        lang_cell = cells.get("lang", "").strip()
 
         def bad(message: str) -> BadRow:
             shown = email_cell if _utf8([email_cell]) else ""
