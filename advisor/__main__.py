@@ -1,3 +1,4 @@
 from advisor.cli import main
 
-main()
+if __name__ == "__main__":  # not when imported (multiprocessing's spawn, tools)
+    main()
