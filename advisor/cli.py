@@ -535,6 +535,17 @@ def onboard(
             help="Employees written at once; domains are discovered twice as many at once.",
         ),
     ] = 8,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            metavar="N",
+            min=1,
+            max=64,
+            help="Worker processes sharing the rows (default: two per CPU, at most --jobs,"
+            " from 1,000 rows).",
+        ),
+    ] = None,
     force: Annotated[
         bool,
         typer.Option(
@@ -583,6 +594,7 @@ def onboard(
         rules_dirs=tuple(rules or ()),
         lang=_lang(lang),
         jobs=jobs,
+        processes=processes,
         force=force,
         refresh=refresh,
         cache_dir=cache_dir,

@@ -131,15 +131,18 @@ def baseline(
     return bare_time, time.monotonic() - started, count
 
 
-def peak_rss(csv_path: Path, out: Path, cache: Path, lab: Lab, jobs: int) -> int:
-    """KiB: the peak resident set of a fresh process that runs `advisor onboard`."""
+def peak_rss(csv_path: Path, out: Path, cache: Path, lab: Lab, jobs: int) -> tuple[int, int]:
+    """KiB: the peak resident set of a fresh process that runs `advisor onboard`, and
+    of the largest of its worker processes (0 if none)."""
     code = (
         "import resource, sys\n"
         "from advisor.cli import main\n"
         "try:\n"
         "    main(sys.argv[1:])\n"
         "finally:\n"
-        "    print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss, file=sys.stderr)\n"
+        "    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
+        "    print(me, workers, file=sys.stderr)\n"
     )
     args = [str(csv_path), "--out", str(out), "--cache-dir", str(cache), "--jobs", str(jobs)]
     args += ["--dns", lab.dns_spec, "--ca-file", str(lab.ca_file), "--no-progress"]
@@ -153,7 +156,8 @@ def peak_rss(csv_path: Path, out: Path, cache: Path, lab: Lab, jobs: int) -> int
     )
     if result.returncode != 0:
         raise SystemExit(f"onboard failed: {result.stderr}")
-    return int(result.stderr.strip().splitlines()[-1])
+    me, workers = result.stderr.strip().splitlines()[-1].split()
+    return int(me), int(workers)
 
 
 def main() -> None:
@@ -254,10 +258,12 @@ def main() -> None:
                 write_csv(small, size, args.domains)
                 peaks.append(peak_rss(small, work / f"mem-{size}", work / "cache", lab, args.jobs))
                 shutil.rmtree(work / f"mem-{size}")
-            print(
-                f"memory: peak resident set {peaks[0] / 1024:.1f} MB for {sizes[0]} rows,"
-                f" {peaks[1] / 1024:.1f} MB for {sizes[1]} rows (ratio {peaks[1] / peaks[0]:.2f})"
-            )
+            for (main_kib, worker_kib), size in zip(peaks, sizes, strict=True):
+                print(
+                    f"memory, {size} rows: peak resident set {main_kib / 1024:.1f} MB,"
+                    f" largest worker process {worker_kib / 1024:.1f} MB"
+                )
+            print(f"memory ratio, {sizes[1]} / {sizes[0]} rows: {peaks[1][0] / peaks[0][0]:.2f}")
     finally:
         runner.run_discovery = real  # type: ignore[assignment]
         shutil.rmtree(work, ignore_errors=True)

@@ -108,13 +108,19 @@ def every_file(folder: Path) -> dict[str, bytes]:
     }
 
 
+@pytest.mark.parametrize("processes", ["1", "2"])
 def test_mixed_csv_two_domains_two_languages(
-    domains: Lab, discoveries: list[str], capsys: pytest.CaptureFixture[str], tmp_path: Path
+    domains: Lab,
+    discoveries: list[str],
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    processes: str,
 ) -> None:
+    """In this process, and shared among two worker processes: the same result."""
     staff = tmp_path / "staff.csv"
     staff.write_text(STAFF, encoding="utf-8")
     out = tmp_path / "out"
-    code, stdout, stderr = onboard(capsys, domains, staff, out)
+    code, stdout, stderr = onboard(capsys, domains, staff, out, "--processes", processes)
     assert code == 1, stderr  # some rows failed
     assert sorted(discoveries) == ["ana@alpha.test", "bruno@beta.test"]  # once per domain
 
@@ -352,6 +358,22 @@ def kill_midway(
     return code
 
 
+def workers_of(out: Path) -> list[int]:
+    """Live worker processes (multiprocessing spawn) whose parent ran onboarding to ``out``."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        if not proc.name.isdigit():
+            continue
+        try:
+            command = (proc / "cmdline").read_bytes()
+            environ = (proc / "environ").read_bytes()
+        except OSError:
+            continue
+        if b"spawn_main" in command and f"ONBOARD_TEST_OUT={out}".encode() in environ:
+            found.append(int(proc.name))
+    return found
+
+
 def check_whole(out: Path) -> int:
     """Every file of every employee folder is exactly a version advisor meant to write
     (its hash is in the manifest); returns the number of finished folders."""
@@ -371,7 +393,7 @@ def check_whole(out: Path) -> int:
     return finished
 
 
-@pytest.mark.parametrize("phase", ["first run", "update", "ctrl-c"])
+@pytest.mark.parametrize("phase", ["first run", "update", "ctrl-c", "processes"])
 def test_killed_run_leaves_whole_files_and_resumes(
     domains: Lab, tmp_path: Path, phase: str
 ) -> None:
@@ -403,7 +425,9 @@ def test_killed_run_leaves_whole_files_and_resumes(
         "4",
         "--no-progress",
     ]
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    if phase == "processes":  # killed while two worker processes write
+        command += ["--processes", "2"]
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "ONBOARD_TEST_OUT": str(out)}
     if phase == "update":
         result = subprocess.run(command, check=False, cwd=ROOT, env=env, capture_output=True)
         assert result.returncode == 0, result.stderr
@@ -417,6 +441,12 @@ def test_killed_run_leaves_whole_files_and_resumes(
         kill_midway(command, env, out, since)
     finished = check_whole(out)
     assert 0 < finished <= rows
+    if phase == "processes":
+        # The worker processes noticed and ended; none is left writing.
+        deadline = time.monotonic() + 10
+        while workers_of(out) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert not workers_of(out)
 
     result = subprocess.run(
         command, check=False, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300
