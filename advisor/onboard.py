@@ -383,38 +383,8 @@ def _servers_line(report: Mapping[str, Any]) -> str:
     return ", ".join(parts) or "nothing verified"
 
 
-def _report_digest(report: Mapping[str, Any]) -> str:
-    """What exported files depend on, without timings and probe details."""
-
-    first = parse_address(str(report["address"]))
-    placeholders = {
-        first.address_ascii: "%EMAILADDRESS%",
-        first.address: "%EMAILADDRESS%",
-        first.local_part: "%EMAILLOCALPART%",
-    }
-
-    def server(c: Mapping[str, Any]) -> list[Any]:
-        keys = ("protocol", "hostname", "port", "security", "verified", "stated_auth")
-        # Whichever employee's address the discovery used, the same servers are the same.
-        user = c.get("username")
-        return [*(c.get(k) for k in keys), placeholders.get(user, user) if user else user]
-
-    from advisor.export import pick
-
-    # Only the servers an export picks: discovery stops probing alternates once the
-    # best answer is in, so the list of verified alternates differs from run to run.
-    incoming = list(report.get("incoming") or [])
-    picked = [pick(incoming, p) for p in ("imap", "pop3")]
-    picked.append(pick(list(report.get("outgoing") or []), None))
-    provider = report.get("provider") or {}
-    exchange = report.get("exchange") or {}
-    stable = {
-        "servers": [server(c) if c is not None else None for c in picked],
-        "exchange": {k: exchange.get(k) for k in sorted(exchange) if k.endswith(("url", "hosted"))},
-        "provider": [provider.get(k) for k in ("id", "name", "hosted_by", "requires_oauth2")],
-        "live": report.get("live"),
-    }
-    return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()
+ADDRESS_SLOT = "%EMAILADDRESS%"  # the placeholders of Mozilla's autoconfig, as in export
+LOCAL_PART_SLOT = "%EMAILLOCALPART%"
 
 
 class _Template:
@@ -422,34 +392,51 @@ class _Template:
 
     def __init__(self, report: Mapping[str, Any]) -> None:
         first = parse_address(str(report["address"]))
+        slots = {
+            first.address_ascii: ADDRESS_SLOT,
+            first.address: ADDRESS_SLOT,
+            first.local_part: LOCAL_PART_SLOT,
+        }
         self.report = dict(report)
         self.report.pop("steps", None)  # large, and no export reads them
-        self._sides: dict[str, list[tuple[dict[str, Any], str | None]]] = {}
         for side in ("incoming", "outgoing"):
-            entries: list[tuple[dict[str, Any], str | None]] = []
-            for c in report.get(side) or []:
-                user = c.get("username")
-                slot = None
-                if user in (first.address_ascii, first.address):
-                    slot = "address"
-                elif user == first.local_part:
-                    slot = "local"
-                entries.append((dict(c), slot))
-            self._sides[side] = entries
+            self.report[side] = [
+                {**c, "username": slots.get(c.get("username"), c.get("username"))}
+                for c in report.get(side) or []
+            ]
 
     def for_employee(self, employee: Employee) -> dict[str, Any]:
+        names = {ADDRESS_SLOT: employee.email_ascii, LOCAL_PART_SLOT: employee.local_part}
         doc = dict(self.report)
         doc["address"] = employee.email
-        for side, entries in self._sides.items():
-            out = []
-            for candidate, slot in entries:
-                if slot is None:
-                    out.append(candidate)
-                else:
-                    user = employee.email_ascii if slot == "address" else employee.local_part
-                    out.append({**candidate, "username": user})
-            doc[side] = out
+        for side in ("incoming", "outgoing"):
+            doc[side] = [
+                {**c, "username": names[c["username"]]} if c.get("username") in names else c
+                for c in self.report[side]
+            ]
         return doc
+
+    def digest(self) -> str:
+        """What exported files depend on, without timings and probe details."""
+        from advisor.export import pick
+
+        report = self.report
+        keys = ("protocol", "hostname", "port", "security", "verified", "stated_auth", "username")
+        # Only the servers an export picks: discovery stops probing alternates once the
+        # best answer is in, so the list of verified alternates differs from run to run.
+        picked = [pick(report["incoming"], p) for p in ("imap", "pop3")]
+        picked.append(pick(report["outgoing"], None))
+        provider = report.get("provider") or {}
+        exchange = report.get("exchange") or {}
+        stable = {
+            "servers": [[c.get(k) for k in keys] if c is not None else None for c in picked],
+            "exchange": {
+                k: exchange.get(k) for k in sorted(exchange) if k.endswith(("url", "hosted"))
+            },
+            "provider": [provider.get(k) for k in ("id", "name", "hosted_by", "requires_oauth2")],
+            "live": report.get("live"),
+        }
+        return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()
 
 
 # ------------------------------------------------------------------ results
@@ -699,7 +686,7 @@ class Onboarding:
         try:
             template = _Template(doc)
             result = DomainResult(
-                domain, origin, doc, age=age, servers=_servers_line(doc), digest=_report_digest(doc)
+                domain, origin, doc, age=age, servers=_servers_line(doc), digest=template.digest()
             )
         except (AdvisorError, KeyError, TypeError, ValueError, AttributeError) as exc:
             # A cache file damaged in a way its checks did not catch: never a crash.
