@@ -970,8 +970,8 @@ class Onboarding:
             self.observer.domain_done(future.result())
 
     def _schedule(self, emp: Employee, pool: ThreadPoolExecutor) -> Future[RowResult]:
-        """The row's result; the row goes to a worker once its domain is discovered, so
-        that rows waiting for a slow domain hold no worker (main thread, in CSV order)."""
+        """The row's result, from a worker thread or a worker process's chunk (main
+        thread, in CSV order; every domain is discovered by then)."""
         result: Future[RowResult] = Future()
         name = folder_for(emp.email_ascii)
         with self._claims_lock:
@@ -992,16 +992,10 @@ class Onboarding:
             else:
                 result.set_result(work.result())
 
-        def start(_domain: Future[DomainResult]) -> None:
-            try:
-                if self._shards is not None:
-                    self._shards.add(emp, finished)
-                else:
-                    pool.submit(self._process_safely, emp).add_done_callback(finished)
-            except RuntimeError:  # the pool was shut down: Ctrl-C
-                result.cancel()
-
-        self._domains[emp.domain].add_done_callback(start)
+        if self._shards is not None:
+            self._shards.add(emp, finished)
+        else:
+            pool.submit(self._process_safely, emp).add_done_callback(finished)
         return result
 
     def _process_safely(self, emp: Employee) -> RowResult:
