@@ -1,7 +1,7 @@
 """Authenticated Exchange Autodiscover (SOAP ``autodiscover.svc``) through exchangelib.
 
-This is the one place in the project that gives a password to a server, so it
-keeps four rules:
+This gives a password to a server (and so does ``advisor.verify_ews``, which
+runs on the HTTP layer defined here), so it keeps four rules:
 
 1. Credentials only travel over TLS verified against the system store plus
    ``--ca-file``. exchangelib first learns the auth type from an
@@ -27,15 +27,17 @@ module of exchangelib, requests or the standard library is patched.
   ``discover()`` starts at step 1, and ``_attempt_response()`` returns the
   answer without caching it. No other path touches the cache: the
   module-level ``AutodiscoverCache()`` opens no file until used.
-- HTTP: every request goes through a session made by
-  ``_Protocol.raw_session``, with ``trust_env`` off (no proxy,
-  ``REQUESTS_CA_BUNDLE`` or ``.netrc`` from the environment) and one adapter
-  mounted on ``http://`` and ``https://``. The adapter gives urllib3 our
-  ``SSLContext`` (:func:`advisor.net.trust.client_context`) and skips
-  requests' ``cert_verify``, which would load certifi's bundle into it.
-  Its connection classes look names up with our :class:`DnsClient` and
-  connect with :func:`advisor.net.connect.connect`, never
-  ``socket.getaddrinfo``.
+- HTTP: every request goes through a session made by :func:`http_sessions`
+  (``advisor.verify_ews`` signs in to EWS on the same one), with
+  ``trust_env`` off (no proxy, ``REQUESTS_CA_BUNDLE`` or ``.netrc`` from the
+  environment) and one adapter mounted on ``http://`` and ``https://``. The
+  adapter gives urllib3 our ``SSLContext``
+  (:func:`advisor.net.trust.client_context`) and skips requests'
+  ``cert_verify``, which would load certifi's bundle into it. Its connection
+  classes look names up with our :class:`DnsClient` and connect with
+  :func:`advisor.net.connect.connect`, never ``socket.getaddrinfo``. It
+  records each request in ``Wire.exchanges`` and says why one failed in
+  ``Wire.failure``.
 - DNS: exchangelib asks its own dnspython resolver in
   ``_ensure_valid_hostname`` (A records only) and ``_get_srv_records``. Both
   are overridden to use our ``DnsClient``: A and AAAA, and SRV in RFC 2782
@@ -58,10 +60,11 @@ import socket
 import ssl
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from advisor.address import parse_address
@@ -72,6 +75,9 @@ from advisor.net.trust import client_context
 from advisor.secrets import MASK, Secret
 from advisor.sources import SourceResult
 from advisor.sources.srv import rfc2782_order
+
+if TYPE_CHECKING:
+    import requests
 
 __all__ = ["INSTALL_HINT", "authenticated_autodiscover"]
 
@@ -101,13 +107,33 @@ AUTH_NAMES = {
 }
 _TOKEN = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]*")  # RFC 9110 auth-scheme
 _MAX_DETAIL = 240  # a step detail is one line: a server's error text is cut here
+_BODY_KEPT = 8192  # bytes of each answer kept to quote the server: its error text comes first
 
 
 # ---------------------------------------------------------------------- state of one call
 
 
+class Fault(StrEnum):
+    """Where a request ended without an HTTP answer (``advisor.verify_ews`` reports it)."""
+
+    DNS = "dns"  # the name has no address
+    CONNECT = "connect"  # no TCP connection: refused, unreachable
+    TIMEOUT = "timeout"  # no connection or no answer in time, or the budget is spent
+    TLS = "tls"  # the handshake failed or we rejected the certificate
+    CLOSED = "closed"  # the server hung up or reset the connection without an answer
+    OTHER = "other"
+
+
+class Failure(NamedTuple):
+    """Why the last connection failed, in our words."""
+
+    status: StepStatus
+    detail: str
+    fault: Fault
+
+
 @dataclass(frozen=True)
-class _Exchange:
+class HttpExchange:
     """One HTTP request as our adapter sent it, and how it ended."""
 
     method: str
@@ -116,24 +142,40 @@ class _Exchange:
     credentials: bool  # an Authorization header went out
     challenges: tuple[str, ...] = ()  # WWW-Authenticate schemes of a 401
     location: str | None = None
+    reason: str = ""  # the status line's reason phrase
+    answer: Any = field(default=None, repr=False, compare=False)  # the requests.Response
+    failure: Failure | None = None  # why there is no answer, when known
+
+    @property
+    def body(self) -> bytes:
+        """The first bytes of the answer, to quote the server. Read when asked, once the
+        run is over: read in the adapter, it would close the socket requests_ntlm takes
+        the server's certificate from (channel binding, on the 401)."""
+        if self.answer is None:
+            return b""
+        try:
+            content = self.answer.content
+        except Exception:  # a stream someone closed unread: nothing to quote
+            return b""
+        return content[:_BODY_KEPT] if isinstance(content, bytes) else b""
 
 
-@dataclass
-class _Call:
-    """Everything one run shares: our DNS, the budget, TLS, and what happened."""
+@dataclass(kw_only=True)
+class Wire:
+    """What one signed-in run gives its HTTP layer (DNS, budget, TLS) and what that
+    layer saw. Shared by the Autodiscover here and ``advisor.verify_ews``."""
 
     dns: DnsClient
     deadline: float
     context: ssl.SSLContext
-    domain: str  # the user's domain, A-labels
-    user: str
-    redact: tuple[str, ...]
-    steps: list[Step] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    exchanges: list[_Exchange] = field(default_factory=list)
-    # Why the last connection failed, in our words, set where it is known
-    # (DNS, TCP, TLS). exchangelib only passes on requests' messages.
-    failure: tuple[StepStatus, str] | None = None
+    # False only when the user allowed an insecure check: ``context`` then checks
+    # nothing, and urllib3 is told so (it would otherwise switch verification back on).
+    verified: bool = True
+    # An Authorization header over plain HTTP. Only ``verify_ews(allow_insecure=True)``.
+    plain_credentials: bool = False
+    exchanges: list[HttpExchange] = field(default_factory=list)
+    # Set where it is known (DNS, TCP, TLS): exchangelib only passes on requests' messages.
+    failure: Failure | None = None
     _addresses: dict[str, AddressAnswer] = field(default_factory=dict)
 
     def left(self) -> float:
@@ -147,6 +189,17 @@ class _Call:
             answer = self.dns.addresses(host, deadline=self.deadline)
             self._addresses[host] = answer
         return answer
+
+
+@dataclass(kw_only=True)
+class _Call(Wire):
+    """One signed-in Autodiscover: the wire, plus the user's domain and the steps."""
+
+    domain: str  # the user's domain, A-labels
+    user: str
+    redact: tuple[str, ...]
+    steps: list[Step] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
 
     def clean(self, text: str) -> str:
         """One line, cut to size, with the secret's forms masked: the last resort
@@ -226,7 +279,7 @@ def authenticated_autodiscover(
         context=client_context(ca_file),
         domain=domain,
         user=user,
-        redact=_forms_of(user, password),
+        redact=secret_forms(user, password),
     )
     if call.left() <= 0:
         call.note(target, StepStatus.TIMEOUT, started, "no time left in the budget")
@@ -356,7 +409,7 @@ _UNKNOWN_CODE = re.compile(
 )
 
 
-def _server_text(exc: Exception) -> str:
+def server_text(exc: Exception) -> str:
     """``InternalServerError: text`` from exchangelib's wording of a SOAP error."""
     text = str(exc)
     unknown = _UNKNOWN_CODE.match(text)
@@ -368,7 +421,7 @@ def _server_text(exc: Exception) -> str:
     return text
 
 
-def _forms_of(user: str, password: Secret) -> tuple[str, ...]:
+def secret_forms(user: str, password: Secret) -> tuple[str, ...]:
     """The password as it could show up in text: plain, and inside a Basic header."""
     plain = password.reveal()
     if not plain:
@@ -386,32 +439,37 @@ def _seconds(timeout: object) -> float | None:
     return float(timeout) if isinstance(timeout, int | float) else None
 
 
-def _limit(call: _Call, *timeouts: float | None) -> float:
-    return max(0.0, min([call.left(), HTTP_TIMEOUT, *(t for t in timeouts if t is not None)]))
+def _limit(wire: Wire, *timeouts: float | None) -> float:
+    return max(0.0, min([wire.left(), HTTP_TIMEOUT, *(t for t in timeouts if t is not None)]))
 
 
-def _open_socket(host: str, port: int, timeout: float | None, call: _Call) -> socket.socket:
-    """Connect to ``host`` as our DnsClient sees it; on failure set ``call.failure``
+def dns_failure(host: str, answer: AddressAnswer) -> Failure:
+    """A name without an address, in our words."""
+    if answer.status is DnsStatus.TIMEOUT:
+        return Failure(StepStatus.TIMEOUT, f"{host}: {answer.detail}", Fault.TIMEOUT)
+    return Failure(StepStatus.NOT_FOUND, f"{host}: {answer.detail}", Fault.DNS)
+
+
+def _open_socket(host: str, port: int, timeout: float | None, wire: Wire) -> socket.socket:
+    """Connect to ``host`` as our DnsClient sees it; on failure set ``wire.failure``
     and raise the OSError urllib3 expects from ``create_connection``."""
-    limit = _limit(call, timeout)
+    limit = _limit(wire, timeout)
     deadline = time.monotonic() + limit
     try:
         addresses: tuple[str, ...] = (str(ipaddress.ip_address(host.strip("[]"))),)
     except ValueError:
-        answer = call.addresses(host)
+        answer = wire.addresses(host)
         if not answer.addresses:
-            status = (
-                StepStatus.TIMEOUT if answer.status is DnsStatus.TIMEOUT else StepStatus.NOT_FOUND
-            )
-            call.failure = (status, f"{host}: {answer.detail}")
+            wire.failure = dns_failure(host, answer)
             raise socket.gaierror(socket.EAI_NONAME, answer.detail) from None
         addresses = answer.addresses
     outcome = connect(addresses, port, deadline=deadline)
     if outcome.sock is None:
         if outcome.status is ConnectStatus.FILTERED:
-            call.failure = (StepStatus.TIMEOUT, f"{host}: {outcome.detail}")
+            detail = f"{host}: {outcome.detail}"
+            wire.failure = Failure(StepStatus.TIMEOUT, detail, Fault.TIMEOUT)
             raise TimeoutError(outcome.detail)
-        call.failure = (StepStatus.NOT_FOUND, f"{host}: {outcome.detail}")
+        wire.failure = Failure(StepStatus.NOT_FOUND, f"{host}: {outcome.detail}", Fault.CONNECT)
         raise ConnectionRefusedError(outcome.detail)
     outcome.sock.settimeout(limit)
     return outcome.sock
@@ -430,28 +488,31 @@ def _causes(exc: BaseException) -> Iterator[BaseException]:
         stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None), *item.args])
 
 
-def _transport_failure(exc: BaseException, limit: float) -> tuple[StepStatus, str]:
+def _transport_failure(exc: BaseException, limit: float) -> Failure:
     """A requests exception in one line, for failures not already described."""
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLCertVerificationError):
-            return StepStatus.ERROR, f"certificate rejected: {cause.verify_message}; nothing sent"
+            detail = f"certificate rejected: {cause.verify_message}; nothing sent"
+            return Failure(StepStatus.ERROR, detail, Fault.TLS)
     for cause in _causes(exc):
         if isinstance(cause, ssl.SSLError):
-            return StepStatus.ERROR, f"TLS handshake failed: {cause.reason or cause}; nothing sent"
+            detail = f"TLS handshake failed: {cause.reason or cause}; nothing sent"
+            return Failure(StepStatus.ERROR, detail, Fault.TLS)
     name = type(exc).__name__
     if name == "ReadTimeout":
-        return StepStatus.TIMEOUT, f"no answer within {limit:.1f} s"
+        return Failure(StepStatus.TIMEOUT, f"no answer within {limit:.1f} s", Fault.TIMEOUT)
     if "Timeout" in name:
-        return StepStatus.TIMEOUT, f"no connection within {limit:.1f} s"
+        return Failure(StepStatus.TIMEOUT, f"no connection within {limit:.1f} s", Fault.TIMEOUT)
     for cause in _causes(exc):
         if isinstance(cause, ConnectionResetError):
-            return StepStatus.ERROR, "the server reset the connection"
+            return Failure(StepStatus.ERROR, "the server reset the connection", Fault.CLOSED)
         if type(cause).__name__ == "RemoteDisconnected":
-            return StepStatus.ERROR, "the server closed the connection without an answer"
-    return StepStatus.ERROR, f"connection failed ({name})"
+            detail = "the server closed the connection without an answer"
+            return Failure(StepStatus.ERROR, detail, Fault.CLOSED)
+    return Failure(StepStatus.ERROR, f"connection failed ({name})", Fault.OTHER)
 
 
-def _challenges(header: str) -> tuple[str, ...]:
+def challenges_of(header: str) -> tuple[str, ...]:
     """Scheme names of a (possibly merged) WWW-Authenticate header: ``Basic``, ``NTLM``..."""
     found: list[str] = []
     for part in header.split(","):
@@ -469,7 +530,7 @@ def _within(host: str, domain: str) -> bool:
 def _attempt_failure(call: _Call, mark: int, exc: BaseException) -> tuple[StepStatus, str]:
     """Why one endpoint gave no answer: our transport's words first, then HTTP."""
     if call.failure is not None:
-        return call.failure
+        return call.failure.status, call.failure.detail
     mine = call.exchanges[mark:]
     last = mine[-1] if mine else None
     if last is not None and last.status is not None:
@@ -509,7 +570,11 @@ class _Glue(NamedTuple):
     errors: Any  # the exchangelib.errors module
 
 
-def _quiet_loggers() -> None:
+class CredentialsRefused(_Stop):
+    """The adapter refused to send an Authorization header over plain HTTP."""
+
+
+def quiet_loggers() -> None:
     """Silence exchangelib for good. It logs request headers, Authorization
     included, at DEBUG (``post_ratelimited``), and the cache key with the
     credentials. A level above CRITICAL means no record is ever created, so no
@@ -525,34 +590,21 @@ def _quiet_loggers() -> None:
 
 
 @functools.cache
-def _glue() -> _Glue:
-    """Import exchangelib (about 0.3 to 0.8 s) and define the subclasses, once per
-    process, on the first signed-in Autodiscover only. Raises ImportError when
-    the ``exchange`` extra is not installed."""
-    _quiet_loggers()  # before the import: its module-level code logs too
+def http_sessions() -> Callable[[Wire], requests.Session]:
+    """The factory of ``requests`` sessions that both exchangelib paths use: every
+    request goes through our DnsClient, ``connect``, the wire's SSLContext and the
+    budget, and is recorded in ``wire.exchanges``. Imports requests (once)."""
+    quiet_loggers()
     import requests
     import requests.adapters
-    from exchangelib import errors
-    from exchangelib.autodiscover.discovery import Autodiscovery, SrvRecord
-    from exchangelib.autodiscover.protocol import AutodiscoverProtocol
-    from exchangelib.configuration import Configuration
-    from exchangelib.credentials import Credentials
-    from exchangelib.protocol import FailFast
-    from exchangelib.transport import (
-        DEFAULT_HEADERS,
-        OAUTH2,
-        get_unauthenticated_autodiscover_response,
-    )
-    from exchangelib.util import CONNECTION_ERRORS, get_domain
-    from exchangelib.version import Build, Version
     from urllib3.connection import HTTPConnection, HTTPSConnection
     from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
     from urllib3.exceptions import ConnectTimeoutError, NameResolutionError, NewConnectionError
 
-    def new_conn(conn: HTTPConnection, call: _Call) -> socket.socket:
+    def new_conn(conn: HTTPConnection, wire: Wire) -> socket.socket:
         """``HTTPConnection._new_conn`` with our resolver: same exceptions as urllib3's."""
         try:
-            sock = _open_socket(conn.host, conn.port, _seconds(conn.timeout), call)
+            sock = _open_socket(conn.host, conn.port, _seconds(conn.timeout), wire)
         except socket.gaierror as exc:
             raise NameResolutionError(conn.host, conn, exc) from exc
         except TimeoutError as exc:
@@ -564,14 +616,14 @@ def _glue() -> _Glue:
         sys.audit("http.client.connect", conn, conn.host, conn.port)
         return sock
 
-    def adapter_class(call: _Call) -> type[requests.adapters.HTTPAdapter]:
+    def adapter_class(wire: Wire) -> type[requests.adapters.HTTPAdapter]:
         class Connection(HTTPConnection):
             def _new_conn(self) -> socket.socket:
-                return new_conn(self, call)
+                return new_conn(self, wire)
 
         class TLSConnection(HTTPSConnection):
             def _new_conn(self) -> socket.socket:
-                return new_conn(self, call)
+                return new_conn(self, wire)
 
         class Pool(HTTPConnectionPool):
             ConnectionCls = Connection
@@ -579,12 +631,22 @@ def _glue() -> _Glue:
         class TLSPool(HTTPSConnectionPool):
             ConnectionCls = TLSConnection
 
+            def _validate_conn(self, conn: Any) -> None:
+                if wire.verified:
+                    super()._validate_conn(conn)
+                    return
+                # The user allowed an unverified check and its outcome says so
+                # (insecure=True): urllib3's InsecureRequestWarning would only repeat it.
+                HTTPConnectionPool._validate_conn(self, conn)
+                if conn.is_closed:
+                    conn.connect()
+
         class Adapter(requests.adapters.HTTPAdapter):
             def init_poolmanager(
                 self, connections: int, maxsize: int, block: bool = False, **pool_kwargs: Any
             ) -> None:
                 # Our context: system store + --ca-file, CERT_REQUIRED, host name checked.
-                pool_kwargs["ssl_context"] = call.context
+                pool_kwargs["ssl_context"] = wire.context
                 super().init_poolmanager(connections, maxsize, block, **pool_kwargs)
                 self.poolmanager.pool_classes_by_scheme = {"http": Pool, "https": TLSPool}
 
@@ -603,42 +665,101 @@ def _glue() -> _Glue:
                 timeout: Any = None,
                 verify: Any = True,
                 cert: Any = None,
-                proxies: dict[str, str] | None = None,
+                proxies: Mapping[str, str] | None = None,
             ) -> requests.Response:
                 url = request.url or ""
                 method = request.method or "?"
                 credentials = "Authorization" in request.headers
-                if credentials and urlsplit(url).scheme.lower() != "https":
-                    raise _Stop(
+                if (
+                    credentials
+                    and urlsplit(url).scheme.lower() != "https"
+                    and not wire.plain_credentials
+                ):
+                    raise CredentialsRefused(
                         StepStatus.ERROR,
                         f"{method} {url}",
                         "refused to send credentials over plain HTTP",
                     )
-                if call.left() <= 0:
-                    call.failure = (StepStatus.TIMEOUT, "the time budget is spent")
+                if wire.left() <= 0:
+                    wire.failure = Failure(
+                        StepStatus.TIMEOUT, "the time budget is spent", Fault.TIMEOUT
+                    )
                     raise requests.exceptions.ConnectTimeout("time budget spent", request=request)
-                limit = _limit(call, _seconds(timeout))
-                call.failure = None
+                limit = _limit(wire, _seconds(timeout))
+                wire.failure = None
                 try:
+                    # verify=False tells urllib3 CERT_NONE, which it sets on the context:
+                    # only ever on the unverified one an insecure check made for itself.
                     response = super().send(
-                        request, stream=stream, timeout=limit, verify=True, cert=None, proxies=None
+                        request,
+                        stream=stream,
+                        timeout=limit,
+                        verify=wire.verified,
+                        cert=None,
+                        proxies=None,
                     )
                 except requests.exceptions.RequestException as exc:
-                    call.failure = call.failure or _transport_failure(exc, limit)
-                    call.exchanges.append(_Exchange(method, url, None, credentials))
+                    wire.failure = wire.failure or _transport_failure(exc, limit)
+                    wire.exchanges.append(
+                        HttpExchange(method, url, None, credentials, failure=wire.failure)
+                    )
                     raise
-                challenges = _challenges(response.headers.get("WWW-Authenticate", ""))
+                challenges = challenges_of(response.headers.get("WWW-Authenticate", ""))
                 location = response.headers.get("Location")
-                call.exchanges.append(
-                    _Exchange(method, url, response.status_code, credentials, challenges, location)
+                wire.exchanges.append(
+                    HttpExchange(
+                        method,
+                        url,
+                        response.status_code,
+                        credentials,
+                        challenges,
+                        location,
+                        response.reason or "",
+                        response,
+                    )
                 )
                 return response
 
         return Adapter
 
-    def protocol_class(call: _Call) -> Any:
-        adapter_cls = adapter_class(call)
+    def session(wire: Wire) -> requests.Session:
+        """A session that knows nothing from the environment (``trust_env`` off: no
+        proxy, ``REQUESTS_CA_BUNDLE`` or ``.netrc``), with our adapter on both schemes."""
+        adapter = adapter_class(wire)(
+            pool_connections=1, pool_maxsize=1, max_retries=0, pool_block=True
+        )
+        made = requests.Session()
+        made.trust_env = False
+        made.mount("http://", adapter)
+        made.mount("https://", adapter)
+        return made
 
+    return session
+
+
+@functools.cache
+def _glue() -> _Glue:
+    """Import exchangelib (about 0.3 to 0.8 s) and define the subclasses, once per
+    process, on the first signed-in Autodiscover only. Raises ImportError when
+    the ``exchange`` extra is not installed."""
+    quiet_loggers()  # before the import: its module-level code logs too
+    from exchangelib import errors
+    from exchangelib.autodiscover.discovery import Autodiscovery, SrvRecord
+    from exchangelib.autodiscover.protocol import AutodiscoverProtocol
+    from exchangelib.configuration import Configuration
+    from exchangelib.credentials import Credentials
+    from exchangelib.protocol import FailFast
+    from exchangelib.transport import (
+        DEFAULT_HEADERS,
+        OAUTH2,
+        get_unauthenticated_autodiscover_response,
+    )
+    from exchangelib.util import CONNECTION_ERRORS, get_domain
+    from exchangelib.version import Build, Version
+
+    new_session = http_sessions()
+
+    def protocol_class(call: _Call) -> Any:
         class Protocol(AutodiscoverProtocol):  # type: ignore[misc]
             TIMEOUT = HTTP_TIMEOUT
 
@@ -652,15 +773,9 @@ def _glue() -> _Glue:
             ) -> requests.Session:
                 if oauth2_client is not None:  # we only ever pass a password
                     raise _Stop(StepStatus.ERROR, prefix, "OAuth2 credentials are not supported")
-                session = requests.Session()
-                session.trust_env = False
+                session = new_session(call)
                 session.headers.update(DEFAULT_HEADERS)
                 session.headers["User-Agent"] = USER_AGENT
-                adapter = adapter_cls(
-                    pool_connections=1, pool_maxsize=1, max_retries=0, pool_block=True
-                )
-                session.mount("http://", adapter)
-                session.mount("https://", adapter)
                 return session
 
             def get_auth_type(self) -> Any:
@@ -767,7 +882,7 @@ def _glue() -> _Glue:
                 if isinstance(exc, errors.CASError) or (answered and call.failure is None):
                     # The server's own error, in SOAP or in X-CasErrorCode: this is
                     # the endpoint, and another one would only get the password too.
-                    detail = f"the server answered with an error: {_server_text(exc)}"
+                    detail = f"the server answered with an error: {server_text(exc)}"
                     raise _Stop(StepStatus.ERROR, target, detail) from None
                 # exchangelib turns connection errors into ErrorTimeoutExpired.
                 status, detail = _attempt_failure(call, mark, exc)
@@ -783,7 +898,7 @@ def _glue() -> _Glue:
                 ):
                     # A SOAP answer whose error code exchangelib has no class for
                     # (InvalidRequest, InvalidDomain...): still the server's word.
-                    detail = f"the server answered with an error: {_server_text(exc)}"
+                    detail = f"the server answered with an error: {server_text(exc)}"
                     raise _Stop(StepStatus.ERROR, target, detail) from None
                 status, detail = _attempt_failure(call, mark, exc)
                 call.note(target, status, started, detail)
@@ -873,12 +988,7 @@ def _glue() -> _Glue:
             host = urlsplit(url).hostname or ""
             answer = self._call.addresses(host)
             if not answer.addresses:
-                status = (
-                    StepStatus.TIMEOUT
-                    if answer.status is DnsStatus.TIMEOUT
-                    else StepStatus.NOT_FOUND
-                )
-                self._call.failure = (status, f"{host}: {answer.detail}")
+                self._call.failure = dns_failure(host, answer)
                 raise errors.TransportError(f"{host!r} has no DNS entry")
 
         def _get_srv_records(self, hostname: str) -> list[Any]:
