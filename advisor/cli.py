@@ -616,6 +616,197 @@ def onboard(
     raise typer.Exit(EXIT_USER_ERROR if outcome.failed else EXIT_OK)
 
 
+EXIT_CHECK_FAILED = 4  # advisor verify: a server did not accept the login
+
+
+@app.command()
+def verify(
+    address: Annotated[str, typer.Argument(help="The e-mail address to log in as.")],
+    from_json: Annotated[
+        Path | None,
+        typer.Option(
+            "--from-json",
+            metavar="REPORT",
+            help="Take the servers from a saved `advisor discover --json` report.",
+        ),
+    ] = None,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            metavar="FILE",
+            help="Take the servers from a configuration file: autoconfig XML (Thunderbird,"
+            " `advisor export`/`advisor autoconfig`) or Autodiscover XML (Outlook).",
+        ),
+    ] = None,
+    protocol: Annotated[
+        str | None,
+        typer.Option(
+            "--protocol",
+            metavar="imap|pop3|exchange",
+            help="Check this way of reading mail only (default: the best incoming server,"
+            " the SMTP server, and Exchange when there is an EWS URL).",
+        ),
+    ] = None,
+    username: Annotated[
+        str | None,
+        typer.Option("--username", metavar="USER", help="Log in as USER (default: the address)."),
+    ] = None,
+    password_stdin: PasswordStdinOpt = False,
+    oauth_token_stdin: Annotated[
+        bool,
+        typer.Option(
+            "--oauth-token-stdin",
+            help="Read an OAuth2 access token from stdin and log in with XOAUTH2/OAUTHBEARER"
+            " (or a Bearer header for Exchange) instead of a password.",
+        ),
+    ] = False,
+    allow_insecure: Annotated[
+        bool,
+        typer.Option(
+            "--allow-insecure",
+            help="Send the password even without encryption or to a certificate that failed"
+            " validation (warns loudly).",
+        ),
+    ] = False,
+    send_test_to: Annotated[
+        str | None,
+        typer.Option(
+            "--send-test-to",
+            metavar="ADDR",
+            help="After the SMTP login, send a short test message to ADDR.",
+        ),
+    ] = None,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print one JSON document (advisor.verify/1).")
+    ] = False,
+    dns: DnsOpt = None,
+    ca_file: CaFileOpt = None,
+    timeout: Annotated[
+        float,
+        typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Time allowed per server."),
+    ] = 15.0,
+    debug: DebugOpt = False,
+) -> None:
+    """Log in to each server as the mail client would (once each), and say what happened."""
+    _set_debug(debug)
+    from advisor.address import parse_address
+    from advisor.net.resolver import DnsClient, parse_nameservers
+    from advisor.net.trust import client_context
+    from advisor.secrets import read_password, read_token
+    from advisor.verify import (
+        Check,
+        VerifyOptions,
+        run_checks,
+        targets_from_config,
+        targets_from_report,
+        to_json,
+    )
+
+    parsed = parse_address(address)
+    if from_json is not None and config is not None:
+        raise AdvisorError("give --from-json or --config, not both")
+    if password_stdin and oauth_token_stdin:
+        raise AdvisorError("give --password-stdin or --oauth-token-stdin, not both")
+    if protocol is not None and protocol not in ("imap", "pop3", "exchange"):
+        raise AdvisorError(f"--protocol {protocol}: expected imap, pop3 or exchange")
+    if send_test_to is not None:
+        send_test_to = parse_address(send_test_to).address_ascii
+    if username is not None and (not username.strip() or not username.isprintable()):
+        raise AdvisorError("--username: empty or not printable")
+    context = client_context(ca_file)
+    dns_client = DnsClient(parse_nameservers(list(dns or [])))
+    # The secret first: nobody should wait through discovery to be asked for it.
+    who = username or parsed.address_ascii
+    password = token = None
+    if oauth_token_stdin:
+        token = read_token()
+    else:
+        password = read_password(stdin=password_stdin, prompt=f"Password for {who}: ")
+    if config is not None:
+        source = f"config {config}"
+        targets = targets_from_config(config, parsed.address_ascii, protocol)
+    elif from_json is not None:
+        from advisor.planning import read_report
+
+        source = f"report {from_json}"
+        targets = targets_from_report(read_report(from_json), protocol)
+    else:
+        from advisor.discovery import Options
+        from advisor.report import to_json as report_json
+        from advisor.runner import run_discovery
+
+        source = "discovery"
+        report = run_discovery(address, nameservers=dns or [], ca_file=ca_file, options=Options())
+        targets = targets_from_report(report_json(report), protocol)
+    options = VerifyOptions(
+        address=parsed.address_ascii,
+        username=username,
+        password=password,
+        token=token,
+        allow_insecure=allow_insecure,
+        send_test_to=send_test_to,
+        timeout=timeout,
+        ca_file=ca_file,
+    )
+    console = None if json_output else _console()
+    if console is not None:
+        console.print(
+            f"Logging in as {who} to {len(targets)} server{'s' if len(targets) != 1 else ''}"
+            f" (from {source}), once each:",
+            markup=False,
+            soft_wrap=True,
+        )
+
+    def show(check: Check) -> None:
+        if console is not None:
+            _print_check(console, check)
+
+    checks = run_checks(targets, options, dns=dns_client, context=context, on_check=show)
+    insecure = [c for c in checks if c.insecure]
+    for c in insecure:
+        sys.stderr.write(
+            f"advisor: WARNING: the {'token' if token else 'password'} was sent to"
+            f" {c.target.label} without verified encryption (--allow-insecure). Anyone on"
+            " the way could read it: change it unless this network is entirely yours.\n"
+        )
+    if json_output:
+        import json
+
+        doc = to_json(parsed.address_ascii, source, checks)
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    ok = bool(checks) and all(str(c.result) == "ok" for c in checks)
+    raise typer.Exit(EXIT_OK if ok else EXIT_CHECK_FAILED)
+
+
+def _print_check(console: "Console", check: object) -> None:
+    from rich.text import Text
+
+    from advisor.verify import Check, Result
+
+    assert isinstance(check, Check)
+    mark, style = {
+        Result.OK: ("✓", "green"),
+        Result.SKIPPED: ("-", "dim"),
+        Result.OAUTH2_REQUIRED: ("!", "yellow"),
+    }.get(check.result, ("✗", "red"))
+    line = Text(f"{mark} ", style=style)
+    line.append(f"{check.target.role:<9} {check.target.label}", style="bold")
+    line.append(f"  as {check.user}" if check.user else "")
+    console.print(line, soft_wrap=True)
+    detail = Text(f"    {check.result}: ", style=style)
+    detail.append(check.detail)
+    mailbox = check.mailbox if check.mailbox and check.mailbox not in check.detail else None
+    extras = [x for x in (mailbox, f"over {check.tls}" if check.tls else None) if x]
+    if extras:
+        detail.append("; " + "; ".join(extras))
+    console.print(detail, soft_wrap=True)
+    if check.reply:
+        console.print(Text(f"    server said: {check.reply}", style="dim"), soft_wrap=True)
+    if check.sent:
+        console.print(Text(f"    test message: {check.sent}"), soft_wrap=True)
+
+
 @app.command()
 def autoconfig(
     domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],

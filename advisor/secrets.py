@@ -21,7 +21,7 @@ from typing import NoReturn, TextIO
 
 from advisor.errors import AdvisorError
 
-__all__ = ["Secret", "read_password"]
+__all__ = ["Secret", "read_password", "read_token"]
 
 MASK = "********"  # the same width whatever the length: says nothing about it
 
@@ -78,4 +78,22 @@ def read_password(*, stdin: bool, prompt: str, stream: TextIO | None = None) -> 
         raise AdvisorError("no password was typed") from None
     if not value:
         raise AdvisorError("the password is empty")
+    return Secret(value)
+
+
+def read_token(stream: TextIO | None = None) -> Secret:
+    """An OAuth2 access token from the first line of ``stream`` (``--oauth-token-stdin``).
+
+    Tokens come from another program (an identity provider's CLI, a token
+    cache), never from a prompt: they are too long to type.
+    """
+    source = sys.stdin if stream is None else stream
+    if source is None:
+        raise AdvisorError("--oauth-token-stdin: standard input is closed")
+    value = source.readline().strip()
+    if not value:
+        raise AdvisorError("--oauth-token-stdin: the first line of standard input is empty")
+    if any(not (33 <= ord(c) <= 126) for c in value):
+        # RFC 6750 §2.1 b64token: printable ASCII without spaces.
+        raise AdvisorError("--oauth-token-stdin: the first line is not a bearer token")
     return Secret(value)

@@ -1,0 +1,932 @@
+"""``advisor verify``: log in to each server as the mail client would, once.
+
+The IETF autoconfig draft asks a client to test a login before it saves an
+account; IT staff need the same before handing a laptop over. For every
+server of the configuration (the incoming IMAP or POP3 server, the SMTP
+submission server, Exchange's EWS URL) this module connects, secures the
+connection, reads what the server offers and authenticates with the
+password (or an OAuth2 bearer token), then proves the session is real:
+IMAP ``STATUS INBOX``, POP3 ``STAT``, the EWS inbox's item count. SMTP
+sends nothing unless asked to (``send_test_to``).
+
+Rules, in the order they apply:
+
+1. **Never in clear, never to an unverified server.** The password is only
+   sent over TLS whose certificate validated against the system store plus
+   ``--ca-file`` (implicit TLS, or STARTTLS the server offered). A plain
+   configuration, a missing STARTTLS, a failed handshake or a failed
+   certificate ends the check as ``tls-refused`` before anything secret is
+   sent, unless ``allow_insecure``; then the check goes on and the result
+   says ``insecure`` (the command prints a loud warning).
+2. **One attempt per server, and none after a refusal.** One mechanism, one
+   exchange: no fallback to another mechanism or user name (smtplib's
+   ``login()`` would try three). The first ``auth-failed`` stops the run:
+   every later server is ``skipped``, so that a wrong password costs one
+   failure on the account's lockout counter, not four.
+3. **OAuth2-only servers get no password.** When the provider is known to
+   require OAuth2, or the server offers XOAUTH2/OAUTHBEARER and no password
+   mechanism, the result is ``oauth2-required`` and the password stays here;
+   with a token (``--oauth-token-stdin``) XOAUTH2 or OAUTHBEARER is used.
+4. **The secret is never shown.** It lives in a :class:`Secret` until the
+   last moment; every text quoted from a server is scrubbed of it (and of
+   the base64 forms SASL sent), and the protocol libraries never log here.
+
+Reading is bounded as in discovery: each conversation runs under a deadline
+and a byte budget (:class:`advisor.probes._session.Conversation`), so a
+hostile server cannot flood or stall the check.
+"""
+
+from __future__ import annotations
+
+import base64
+import imaplib
+import poplib
+import re
+import smtplib
+import ssl
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from advisor.address import parse_address
+from advisor.errors import AdvisorError
+from advisor.models import ProbeStatus, Security
+from advisor.net.connect import ConnectStatus, connect
+from advisor.net.resolver import DnsClient, DnsStatus
+from advisor.net.tls import inspection_context, verify_error
+from advisor.probes._session import (
+    EXPECTED,
+    Conversation,
+    Refusal,
+    classify,
+    command,
+    printable,
+)
+from advisor.secrets import MASK, Secret
+
+__all__ = [
+    "Check",
+    "Result",
+    "Target",
+    "VerifyOptions",
+    "run_checks",
+    "targets_from_config",
+    "targets_from_report",
+    "to_json",
+]
+
+SCHEMA = "advisor.verify/1"
+# b'...' or b"..." inside a library's error text: the server's reply, as a repr.
+_BYTES_REPR = re.compile(r"""b(['"])(.*?)\1""")
+REPLY_CHARS = 200  # server text quoted in a result
+MAX_CONFIG_BYTES = 1 << 20
+OAUTH_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
+# Password mechanisms we speak, preferred first. PLAIN carries UTF-8 as is.
+PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
+
+
+class Result(StrEnum):
+    OK = "ok"
+    AUTH_FAILED = "auth-failed"  # the server refused the credentials
+    TLS_REFUSED = "tls-refused"  # we refused: no verified encryption to send them over
+    UNREACHABLE = "unreachable"  # no address, no connection, or no answer in time
+    OAUTH2_REQUIRED = "oauth2-required"  # password not sent: the server wants a token
+    SKIPPED = "skipped"  # not tried: an earlier login failed
+    ERROR = "error"  # the server misbehaved, or offers no way to log in we can use
+
+
+@dataclass(frozen=True)
+class Target:
+    """One server to log in to, as the configuration describes it."""
+
+    role: str  # "incoming", "outgoing", "exchange"
+    protocol: str  # "imap", "pop3", "smtp", "ews"
+    host: str
+    port: int
+    security: str  # "ssl", "starttls", "plain"; "https" or "http" for EWS
+    username: str
+    url: str | None = None  # EWS
+    oauth2_required: bool = False  # the provider is known to take only OAuth2 here
+
+    @property
+    def label(self) -> str:
+        if self.url:
+            return f"EWS {self.url}"
+        how = {"ssl": "TLS", "starttls": "STARTTLS", "plain": "no encryption"}[self.security]
+        return f"{self.protocol.upper()} {self.host}:{self.port} ({how})"
+
+
+@dataclass(frozen=True)
+class Check:
+    target: Target
+    result: Result
+    detail: str  # one line: what happened
+    reply: str = ""  # the server's own words, scrubbed
+    mechanism: str | None = None
+    mailbox: str | None = None  # "INBOX: 3 messages"
+    tls: str | None = None  # "TLSv1.3"
+    insecure: bool = False  # credentials went over an unverified or clear connection
+    sent: str | None = None  # --send-test-to: what the server said about the message
+    elapsed_ms: float = 0.0
+    user: str = ""  # the login name used (or that would have been)
+
+
+@dataclass(frozen=True)
+class VerifyOptions:
+    address: str
+    username: str | None = None  # overrides every target's user name
+    password: Secret | None = None
+    token: Secret | None = None  # an OAuth2 access token instead of a password
+    allow_insecure: bool = False
+    send_test_to: str | None = None
+    timeout: float = 15.0  # per server
+    ca_file: Path | None = None
+
+
+# ----------------------------------------------------------------- targets
+
+
+def _oauth_only(auth: Sequence[str]) -> bool:
+    names = {a.lower() for a in auth}
+    return bool(names) and names <= {"oauth2", "xoauth2", "oauthbearer"}
+
+
+def targets_from_report(report: Mapping[str, Any], protocol: str | None = None) -> list[Target]:
+    """The servers an export of this discovery report would configure."""
+    from advisor.export import pick
+
+    address = str(report.get("address") or "")
+    provider = report.get("provider") or {}
+    oauth = bool(provider.get("requires_oauth2"))
+    targets: list[Target] = []
+    if protocol != "exchange":
+        incoming = pick(list(report.get("incoming") or []), protocol)
+        if incoming is None:
+            what = protocol.upper() if protocol else "incoming"
+            raise AdvisorError(f"no {what} server was found to log in to")
+        outgoing = pick(list(report.get("outgoing") or []), None)
+        for role, c in (("incoming", incoming), ("outgoing", outgoing)):
+            if c is None:
+                continue
+            targets.append(
+                Target(
+                    role=role,
+                    protocol=str(c["protocol"]),
+                    host=str(c["hostname"]),
+                    port=int(c["port"]),
+                    security=str(c["security"]),
+                    username=str(c.get("username") or address),
+                    oauth2_required=oauth or _oauth_only(c.get("stated_auth") or ()),
+                )
+            )
+    ews = (report.get("exchange") or {}).get("ews_url")
+    if ews and protocol in (None, "exchange"):
+        targets.append(_ews_target(str(ews), address))
+    elif protocol == "exchange":
+        raise AdvisorError("no Exchange (EWS) URL was found to log in to")
+    return targets
+
+
+def _ews_target(url: str, username: str) -> Target:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("https", "http") or not parts.hostname:
+        raise AdvisorError(f"not an EWS URL: {printable(url)}")
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return Target("exchange", "ews", parts.hostname, port, parts.scheme, username, url=url)
+
+
+def targets_from_config(path: Path, address: str, protocol: str | None = None) -> list[Target]:
+    """The servers of a configuration file: a Thunderbird/autoconfig ``clientConfig``
+    XML (as ``advisor export`` or ``advisor autoconfig`` write it) or an Outlook
+    Autodiscover XML; placeholders are filled in for ``address``."""
+    try:
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise AdvisorError(f"{path}: larger than 1 MiB; not a mail configuration")
+        data = path.read_bytes()
+    except OSError as exc:
+        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
+    if b"<Autodiscover" in head:
+        return _targets_from_autodiscover(path, data, address, protocol)
+    return _targets_from_autoconfig(path, data, address, protocol)
+
+
+def _targets_from_autoconfig(
+    path: Path, data: bytes, address: str, protocol: str | None
+) -> list[Target]:
+    from advisor.formats.mozilla import parse_client_config
+
+    parsed = parse_address(address)
+    config = parse_client_config(data, source_name=str(path)).for_address(parsed)
+    if not config.providers:
+        raise AdvisorError(f"{path}: no emailProvider in the file")
+    provider = config.providers[0]
+    targets: list[Target] = []
+    if protocol != "exchange":
+        wanted = (protocol,) if protocol else ("imap", "pop3")
+        incoming = next(
+            (s for s in provider.incoming if s.protocol is not None and s.kind in wanted),
+            None,
+        )
+        if incoming is None:
+            raise AdvisorError(f"{path}: no {' or '.join(w.upper() for w in wanted)} server")
+        outgoing = next((s for s in provider.outgoing if s.kind == "smtp"), None)
+        for role, s in (("incoming", incoming), ("outgoing", outgoing)):
+            if s is None:
+                continue
+            if s.hostname is None or s.port is None or s.security is None:
+                raise AdvisorError(f"{path}: {s.label} lacks a host name, port or socket type")
+            targets.append(
+                Target(
+                    role=role,
+                    protocol=s.kind,
+                    host=s.hostname,
+                    port=s.port,
+                    security=str(s.security),
+                    username=s.username or parsed.address_ascii,
+                    oauth2_required=_oauth_only(s.auth),
+                )
+            )
+    ews = next((s for s in provider.incoming if s.kind == "ews" and s.url), None)
+    if ews is not None and ews.url and protocol in (None, "exchange"):
+        targets.append(_ews_target(ews.url, ews.username or parsed.address_ascii))
+    elif protocol == "exchange":
+        raise AdvisorError(f"{path}: no EWS server in the file")
+    return targets
+
+
+def _targets_from_autodiscover(
+    path: Path, data: bytes, address: str, protocol: str | None
+) -> list[Target]:
+    from advisor.formats.autodiscover import parse_response
+
+    parsed = parse_address(address)
+    response = parse_response(data)
+    targets: list[Target] = []
+    mail = [p for p in response.protocols if p.endpoint() is not None]
+    if protocol != "exchange":
+        wanted = (protocol,) if protocol else ("imap", "pop3")
+        incoming = next((p for p in mail if str(p.protocol) in wanted), None)
+        if incoming is None:
+            raise AdvisorError(f"{path}: no {' or '.join(w.upper() for w in wanted)} server")
+        outgoing = next((p for p in mail if str(p.protocol) == "smtp"), None)
+        for role, p in (("incoming", incoming), ("outgoing", outgoing)):
+            endpoint = p.endpoint() if p is not None else None
+            if p is None or endpoint is None:
+                continue
+            targets.append(
+                Target(
+                    role=role,
+                    protocol=str(endpoint.protocol),
+                    host=endpoint.hostname,
+                    port=endpoint.port,
+                    security=str(endpoint.security),
+                    username=p.login_name or parsed.address_ascii,
+                )
+            )
+    ews = next((p.ews_url for p in response.protocols if p.ews_url), None)
+    if ews and protocol in (None, "exchange"):
+        targets.append(_ews_target(ews, parsed.address_ascii))
+    elif protocol == "exchange":
+        raise AdvisorError(f"{path}: no EWS URL in the file")
+    return targets
+
+
+# ----------------------------------------------------------------- secrets
+
+
+class _Scrub:
+    """Takes the secret, and every encoding of it that went on the wire, out of text."""
+
+    def __init__(self, secret: Secret | None, username: str) -> None:
+        self._forms: list[str] = []
+        if secret is None:
+            return
+        value = secret.reveal()
+        if len(value) < 3:  # too short to find without masking ordinary words
+            return
+        raw = value.encode()
+        user = username.encode()
+        for blob in (
+            raw,
+            b"\0" + user + b"\0" + raw,
+            user + b":" + raw,
+            b"user=" + user + b"\x01auth=Bearer " + raw + b"\x01\x01",
+        ):
+            self._forms.append(base64.b64encode(blob).decode())
+        self._forms.append(value)
+        self._forms.sort(key=len, reverse=True)
+
+    def __call__(self, text: str) -> str:
+        for form in self._forms:
+            text = text.replace(form, MASK)
+        return text
+
+
+# ----------------------------------------------------------------- the run
+
+
+def run_checks(
+    targets: Sequence[Target],
+    options: VerifyOptions,
+    *,
+    dns: DnsClient,
+    context: ssl.SSLContext,
+    on_check: Callable[[Check], None] | None = None,
+) -> list[Check]:
+    """Check every target in order; after an ``auth-failed``, skip the rest."""
+    checks: list[Check] = []
+    failed: Check | None = None
+    for target in targets:
+        if failed is not None:
+            check = Check(
+                target,
+                Result.SKIPPED,
+                f"not tried: the login to {failed.target.label} failed, and one failure"
+                " is all this run may cost the account's lockout counter",
+            )
+        else:
+            started = time.monotonic()
+            check = _check(target, options, dns=dns, context=context)
+            check = replace(check, elapsed_ms=round((time.monotonic() - started) * 1000, 1))
+            if check.result is Result.AUTH_FAILED:
+                failed = check
+        check = replace(check, user=options.username or target.username)
+        checks.append(check)
+        if on_check is not None:
+            on_check(check)
+    return checks
+
+
+def _check(
+    target: Target, options: VerifyOptions, *, dns: DnsClient, context: ssl.SSLContext
+) -> Check:
+    user = options.username or target.username
+    secret = options.token or options.password
+    scrub = _Scrub(secret, user)
+    deadline = time.monotonic() + options.timeout
+    if target.protocol == "ews":
+        return _check_ews(target, options, user, dns, deadline, scrub)
+    if target.security == "plain" and not options.allow_insecure:
+        return Check(
+            target,
+            Result.TLS_REFUSED,
+            "the configuration sends the password without encryption: not sent"
+            " (--allow-insecure to try anyway)",
+        )
+    answer = dns.addresses(target.host, deadline=deadline)
+    if answer.status is not DnsStatus.FOUND or not answer.addresses:
+        return Check(target, Result.UNREACHABLE, f"{target.host}: {answer.detail}")
+    session = _Session(target, options, user, scrub)
+
+    def open_conversation(tls: ssl.SSLContext, cert_error: str | None) -> Conversation | Check:
+        outcome = connect(answer.addresses, target.port, deadline=deadline)
+        if outcome.status is not ConnectStatus.CONNECTED or outcome.sock is None:
+            return Check(
+                target, Result.UNREACHABLE, f"{target.host}:{target.port}: {outcome.detail}"
+            )
+        return Conversation(
+            outcome.sock,
+            hostname=target.host,
+            port=target.port,
+            security=Security(target.security),
+            context=tls,
+            deadline=deadline,
+            started=time.monotonic(),
+            register=lambda _sock: None,
+            cert_error=cert_error,
+        )
+
+    if target.security == "plain":
+        session.insecure_reason = "no encryption: sent in clear"
+    first = open_conversation(context, None)
+    if isinstance(first, Check):
+        return first
+    try:
+        return session.run(first)
+    except ssl.SSLCertVerificationError as exc:
+        failure = exc
+    except Exception as exc:  # a bug: this server's result says so, the others still run
+        return Check(
+            target, Result.ERROR, f"internal error: {type(exc).__name__}: {scrub(str(exc))}"
+        )
+    reason = verify_error(failure)
+    if not options.allow_insecure:
+        return Check(
+            target,
+            Result.TLS_REFUSED,
+            f"certificate not trusted ({reason}): the password was not sent"
+            " (--allow-insecure to send it anyway)",
+        )
+    # --allow-insecure: once more, without checking the certificate; loudly.
+    again = open_conversation(inspection_context(context), reason)
+    if isinstance(again, Check):
+        return again
+    session.insecure_reason = f"certificate not trusted: {reason}"
+    try:
+        return session.run(again)
+    except Exception as exc:  # as above
+        return Check(
+            target, Result.ERROR, f"internal error: {type(exc).__name__}: {scrub(str(exc))}"
+        )
+
+
+class _Session:
+    """One conversation with one IMAP, POP3 or SMTP server, up to the login and a little more."""
+
+    def __init__(self, target: Target, options: VerifyOptions, user: str, scrub: _Scrub) -> None:
+        self.target = target
+        self.options = options
+        self.user = user
+        self.scrub = scrub
+        self.insecure_reason: str | None = None
+        self.mechanism: str | None = None
+
+    def quote(self, data: object) -> str:
+        """Server text for people: printable, scrubbed, short. Library errors that
+        carry ``b'...'`` reprs of the reply are unwrapped first."""
+        if isinstance(data, (list, tuple)) and data:
+            data = data[-1]
+        text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
+        text = _BYTES_REPR.sub(lambda m: m.group(2), text)
+        return self.scrub(printable(text, REPLY_CHARS * 2))[:REPLY_CHARS]
+
+    def check(self, conv: Conversation, result: Result, detail: str, **extra: Any) -> Check:
+        tls = conv.facts.tls.version if conv.facts.tls is not None else None
+        insecure = self.insecure_reason is not None and result in (Result.OK, Result.AUTH_FAILED)
+        if insecure and self.insecure_reason:
+            detail += f" [INSECURE: {self.insecure_reason}]"
+        return Check(
+            self.target,
+            result,
+            self.scrub(detail),
+            mechanism=self.mechanism,
+            tls=tls,
+            insecure=insecure,
+            **extra,
+        )
+
+    def run(self, conv: Conversation) -> Check:
+        """Talk; raises only SSLCertVerificationError (the caller decides what next)."""
+        speak = {"imap": self._imap, "pop3": self._pop3, "smtp": self._smtp}[self.target.protocol]
+        try:
+            with conv:
+                return speak(conv)
+        except _Failed as failed:
+            return self.check(conv, failed.result, failed.detail, reply=failed.reply)
+        except Refusal as refusal:
+            if refusal.status is ProbeStatus.NO_STARTTLS:
+                return self.check(conv, Result.TLS_REFUSED, f"{refusal.detail}: password not sent")
+            return self.check(conv, Result.ERROR, refusal.detail)
+        except ssl.SSLCertVerificationError:
+            raise
+        except EXPECTED as exc:
+            found = classify(exc, conv)
+            if found is None:
+                raise
+            status, detail = found
+            if status is ProbeStatus.TLS_ERROR:
+                return self.check(
+                    conv,
+                    Result.TLS_REFUSED,
+                    f"{detail}: no encrypted connection, password not sent",
+                )
+            if status is ProbeStatus.TIMEOUT:
+                return self.check(conv, Result.UNREACHABLE, detail)
+            return self.check(conv, Result.ERROR, detail)
+
+    # -- shared decisions
+
+    def starttls_missing(self, conv: Conversation, keyword: str) -> None:
+        """STARTTLS was wanted and is not offered: refuse, or go on in clear if allowed."""
+        if not self.options.allow_insecure:
+            raise _Failed(
+                Result.TLS_REFUSED,
+                f"{keyword} not offered: the password would travel in clear, not sent"
+                " (--allow-insecure to send it anyway)",
+            )
+        self.insecure_reason = f"{keyword} not offered, sent in clear"
+
+    def plan(self, offered: Sequence[str], *, login_command: bool) -> tuple[str, Secret]:
+        """The mechanism to use, and the secret for it; raises _Failed when none fits.
+
+        ``login_command``: the protocol's own password command is available
+        (IMAP LOGIN without LOGINDISABLED, POP3 USER/PASS).
+        """
+        offered = [m.upper() for m in offered]
+        oauth_offered = [m for m in OAUTH_MECHANISMS if m in offered]
+        if self.options.token is not None:
+            if not oauth_offered:
+                raise _Failed(
+                    Result.ERROR,
+                    "the server offers no OAuth2 mechanism (XOAUTH2, OAUTHBEARER) for the token"
+                    f" (offered: {' '.join(offered) or 'none'})",
+                )
+            return oauth_offered[0], self.options.token
+        password_ways = [m for m in PASSWORD_MECHANISMS if m in offered]
+        if self.target.oauth2_required or (
+            oauth_offered and not password_ways and not login_command
+        ):
+            why = (
+                "the provider accepts only OAuth2 sign-in here"
+                if self.target.oauth2_required
+                else f"the server offers only {' and '.join(oauth_offered)}"
+            )
+            raise _Failed(
+                Result.OAUTH2_REQUIRED,
+                f"{why}: the password was not sent; give an access token with --oauth-token-stdin",
+            )
+        if self.options.password is None:
+            raise _Failed(Result.ERROR, "no password was given")
+        if password_ways:
+            return password_ways[0], self.options.password
+        if login_command:
+            return "", self.options.password  # the protocol's own command
+        raise _Failed(
+            Result.ERROR,
+            "the server offers no password mechanism we speak"
+            f" (offered: {' '.join(offered) or 'none'})",
+        )
+
+    def initial_response(self, mechanism: str, secret: Secret) -> bytes:
+        value = secret.reveal().encode()
+        user = self.user.encode()
+        if mechanism == "PLAIN":
+            return b"\0" + user + b"\0" + value
+        if mechanism == "XOAUTH2":
+            return b"user=" + user + b"\x01auth=Bearer " + value + b"\x01\x01"
+        if mechanism == "OAUTHBEARER":
+            authzid = user.replace(b"=", b"=3D").replace(b",", b"=2C")
+            host = self.target.host.encode()
+            port = str(self.target.port).encode()
+            return (
+                b"n,a="
+                + authzid
+                + b",\x01host="
+                + host
+                + b"\x01port="
+                + port
+                + b"\x01auth=Bearer "
+                + value
+                + b"\x01\x01"
+            )
+        raise AssertionError(mechanism)
+
+    def sasl_steps(self, mechanism: str, secret: Secret) -> Callable[[bytes], bytes]:
+        """The client side of a SASL exchange: each call answers one challenge.
+
+        LOGIN answers the user then the password. The others send their
+        initial response first; a later challenge is the server's error report
+        (RFC 7628 §3.2.3, Google's XOAUTH2), answered with the dummy reply that
+        lets it send its failure (never the secret again).
+        """
+        if mechanism == "LOGIN":
+            answers = [self.user.encode(), secret.reveal().encode()]
+        else:
+            answers = [self.initial_response(mechanism, secret)]
+        after = b"\x01" if mechanism == "OAUTHBEARER" else b""
+
+        def step(_challenge: bytes) -> bytes:
+            return answers.pop(0) if answers else after
+
+        return step
+
+    # -- IMAP
+
+    def _imap(self, conv: Conversation) -> Check:
+        from imapclient.exceptions import IMAPClientError, LoginError
+
+        from advisor.probes import imap as probe
+
+        try:
+            client = probe._Client(conv)
+        except imaplib.IMAP4.error:
+            conv.judge_greeting("IMAP", probe._WELCOME, probe._GOODBYE)
+            raise
+        conv.judge_greeting("IMAP", probe._WELCOME, probe._GOODBYE)
+        imap4 = client.imap4
+        assert imap4 is not None
+        caps = imap4.advertised
+        if conv.security is Security.STARTTLS:
+            if imap4.state == "AUTH":
+                raise _Failed(Result.TLS_REFUSED, "server pre-authenticated the plain session")
+            if "STARTTLS" in caps:
+                conv.enter(command("STARTTLS"))
+                client.starttls(conv.starttls_context())
+                caps = imap4.advertised
+            else:
+                self.starttls_missing(conv, "STARTTLS")
+        mechanism, secret = self.plan(
+            probe._mechanisms(caps), login_command="LOGINDISABLED" not in caps
+        )
+        self.mechanism = mechanism or "LOGIN"
+        conv.enter(command(f"AUTHENTICATE {mechanism}" if mechanism else "LOGIN"))
+        try:
+            if mechanism:
+                reply = client.sasl_login(mechanism, self.sasl_steps(mechanism, secret))
+            elif not (secret.reveal().isascii() and self.user.isascii()):
+                raise _Failed(
+                    Result.ERROR,
+                    "IMAP LOGIN cannot carry a user name or password with non-ASCII"
+                    " characters, and the server offers no AUTHENTICATE PLAIN: not sent",
+                )
+            else:
+                reply = client.login(self.user, secret.reveal())
+        except (LoginError, imaplib.IMAP4.error) as exc:
+            raise _Failed(
+                Result.AUTH_FAILED,
+                f"the server refused the login ({self.mechanism})",
+                self.quote(exc.args[0] if exc.args else ""),
+            ) from None
+        reply_text = self.quote(reply)
+        conv.enter(command("STATUS INBOX"))
+        try:
+            status = client.folder_status("INBOX", [b"MESSAGES"])
+            count = int(status.get(b"MESSAGES", 0))
+            mailbox = f"INBOX: {count} message{'s' if count != 1 else ''}"
+        except (IMAPClientError, ValueError) as exc:
+            mailbox = f"INBOX not readable: {self.quote(str(exc))}"
+        conv.goodbye(client.logout, "LOGOUT")
+        return self.check(
+            conv,
+            Result.OK,
+            f"logged in as {self.user} with {self.mechanism}",
+            reply=reply_text,
+            mailbox=mailbox,
+        )
+
+    # -- POP3
+
+    def _pop3(self, conv: Conversation) -> Check:
+        from advisor.probes import pop3 as probe
+
+        try:
+            pop = probe._POP3(conv)
+        except poplib.error_proto:
+            conv.judge_greeting("POP3", probe._WELCOME, probe._GOODBYE)
+            raise
+        conv.judge_greeting("POP3", probe._WELCOME, probe._GOODBYE)
+        lines = pop.capability_lines()
+        if conv.security is Security.STARTTLS:
+            if lines is not None and probe._has(lines, "STLS"):
+                conv.enter(command("STLS"))
+                pop.stls(conv.starttls_context())
+                lines = pop.capability_lines()
+            else:
+                self.starttls_missing(conv, "STLS")
+        offered = probe._mechanisms(lines or ())
+        # RFC 2449: without CAPA, USER/PASS is the one way every server knows.
+        has_user = lines is None or "USER" in offered
+        mechanism, secret = self.plan([m for m in offered if m != "USER"], login_command=has_user)
+        self.mechanism = mechanism or "USER/PASS"
+        if mechanism:
+            conv.enter(command(f"AUTH {mechanism}"))
+            ok, reply = _pop_sasl(pop, mechanism, self.sasl_steps(mechanism, secret))
+        else:
+            conv.enter(command("USER"))
+            ok, reply = _pop_short(pop, f"USER {self.user}")
+            if ok:
+                conv.enter(command("PASS"))
+                ok, reply = _pop_short(pop, "PASS " + secret.reveal())
+        if not ok:
+            raise _Failed(
+                Result.AUTH_FAILED,
+                f"the server refused the login ({self.mechanism})",
+                self.quote(reply),
+            )
+        conv.enter(command("STAT"))
+        count, size = pop.stat()
+        conv.goodbye(pop.quit, "QUIT")
+        return self.check(
+            conv,
+            Result.OK,
+            f"logged in as {self.user} with {self.mechanism}",
+            reply=self.quote(reply),
+            mailbox=f"{count} message{'s' if count != 1 else ''}, {size} bytes",
+        )
+
+    # -- SMTP
+
+    def _smtp(self, conv: Conversation) -> Check:
+        from advisor.probes import smtp as probe
+
+        try:
+            smtp = probe._SMTP(conv, probe.ehlo_name(conv.sock))
+        except smtplib.SMTPException:
+            conv.judge_greeting("SMTP", probe._WELCOME, probe._GOODBYE)
+            raise
+        conv.judge_greeting("SMTP", probe._WELCOME, probe._GOODBYE)
+        probe._ehlo(conv, smtp, "EHLO")
+        if conv.security is Security.STARTTLS:
+            if smtp.has_extn("starttls"):
+                conv.enter(command("STARTTLS"))
+                smtp.starttls(context=conv.starttls_context())
+                probe._ehlo(conv, smtp, "EHLO after STARTTLS")
+            else:
+                self.starttls_missing(conv, "STARTTLS")
+        offered = probe._mechanisms(smtp)
+        if not offered:
+            raise _Failed(
+                Result.ERROR,
+                "the server offers no authentication (no AUTH in its EHLO reply):"
+                " nothing to log in to",
+            )
+        mechanism, secret = self.plan(offered, login_command=False)
+        self.mechanism = mechanism
+        conv.enter(command(f"AUTH {mechanism}"))
+        code, reply = _smtp_sasl(smtp, mechanism, self.sasl_steps(mechanism, secret))
+        if code != 235:
+            raise _Failed(
+                Result.AUTH_FAILED,
+                f"the server refused the login ({mechanism})",
+                f"{code} {self.quote(reply)}",
+            )
+        sent = None
+        if self.options.send_test_to:
+            sent = self._send_test(conv, smtp)
+        conv.goodbye(smtp.quit, "QUIT")
+        result = Result.OK if sent is None or sent.startswith("sent") else Result.ERROR
+        return self.check(
+            conv,
+            result,
+            f"logged in as {self.user} with {mechanism}",
+            reply=f"{code} {self.quote(reply)}",
+            sent=sent,
+        )
+
+    def _send_test(self, conv: Conversation, smtp: smtplib.SMTP) -> str:
+        from email.message import EmailMessage
+        from email.utils import formatdate, make_msgid
+
+        to = self.options.send_test_to
+        assert to is not None
+        message = EmailMessage()
+        message["From"] = self.options.address
+        message["To"] = to
+        message["Subject"] = "advisor verify: test message"
+        message["Date"] = formatdate(localtime=False)
+        message["Message-ID"] = make_msgid(domain=self.options.address.rpartition("@")[2])
+        message.set_content(
+            f"This message was sent by advisor verify to check that {self.options.address}"
+            f" can send mail through {self.target.host}:{self.target.port}.\n"
+            "No reply is needed.\n"
+        )
+        conv.enter(command("MAIL FROM"))
+        try:
+            refused = smtp.send_message(message, from_addr=self.options.address, to_addrs=[to])
+        except smtplib.SMTPRecipientsRefused as exc:
+            code, text = next(iter(exc.recipients.values()))
+            return f"not sent: recipient refused: {code} {self.quote(text)}"
+        except smtplib.SMTPResponseException as exc:
+            return f"not sent: {exc.smtp_code} {self.quote(exc.smtp_error)}"
+        if refused:
+            return f"not sent to {', '.join(refused)}"
+        return f"sent to {to}"
+
+    # -- Exchange is in verify_ews
+
+
+class _Failed(Exception):
+    def __init__(self, result: Result, detail: str, reply: str = "") -> None:
+        super().__init__(detail)
+        self.result = result
+        self.detail = detail
+        self.reply = reply
+
+
+def _pop_short(pop: poplib.POP3, line: str) -> tuple[bool, bytes]:
+    """A one-line command: (+OK?, the reply line). Never raises for -ERR."""
+    pop._putcmd(line)  # type: ignore[attr-defined]
+    reply, _octets = pop._getline()  # type: ignore[attr-defined]
+    return reply.startswith(b"+OK"), reply
+
+
+def _pop_sasl(
+    pop: poplib.POP3, mechanism: str, step: Callable[[bytes], bytes]
+) -> tuple[bool, bytes]:
+    """RFC 5034 AUTH with an initial response (LOGIN: without), then the challenges."""
+    if mechanism == "LOGIN":
+        reply = _pop_exchange(pop, f"AUTH {mechanism}")
+    else:
+        reply = _pop_exchange(pop, f"AUTH {mechanism} {_b64(step(b''))}")
+    rounds = 0
+    while reply.startswith(b"+ ") or reply == b"+":
+        rounds += 1
+        if rounds > 4:
+            raise poplib.error_proto("too many SASL challenges")
+        challenge = _unb64(reply[2:])
+        reply = _pop_exchange(pop, _b64(step(challenge)))
+    return reply.startswith(b"+OK"), reply
+
+
+def _pop_exchange(pop: poplib.POP3, line: str) -> bytes:
+    pop._putcmd(line)  # type: ignore[attr-defined]
+    reply, _octets = pop._getline()  # type: ignore[attr-defined]
+    return bytes(reply)
+
+
+def _smtp_sasl(
+    smtp: smtplib.SMTP, mechanism: str, step: Callable[[bytes], bytes]
+) -> tuple[int, bytes]:
+    """RFC 4954 AUTH, initial response included (LOGIN: without); smtplib's auth()
+    would encode the secret as ASCII and its login() would try other mechanisms."""
+    if mechanism == "LOGIN":
+        code, reply = smtp.docmd("AUTH", mechanism)
+    else:
+        code, reply = smtp.docmd("AUTH", f"{mechanism} {_b64(step(b''))}")
+    rounds = 0
+    while code == 334:
+        rounds += 1
+        if rounds > 4:
+            raise smtplib.SMTPException("too many SASL challenges")
+        code, reply = smtp.docmd(_b64(step(_unb64(reply))))
+    return code, reply
+
+
+def _b64(data: bytes) -> str:
+    # RFC 4954 §4: an empty response is "=" only as an initial response; a reply is "".
+    return base64.b64encode(data).decode()
+
+
+def _unb64(data: bytes) -> bytes:
+    try:
+        return base64.b64decode(data.strip(), validate=False)
+    except ValueError:
+        return b""
+
+
+# ----------------------------------------------------------------- Exchange
+
+
+def _check_ews(
+    target: Target,
+    options: VerifyOptions,
+    user: str,
+    dns: DnsClient,
+    deadline: float,
+    scrub: _Scrub,
+) -> Check:
+    from advisor.verify_ews import verify_ews
+
+    secret = options.token or options.password
+    if secret is None:
+        return Check(target, Result.ERROR, "no password was given")
+    assert target.url is not None
+    outcome = verify_ews(
+        address=options.address,
+        ews_url=target.url,
+        username=user,
+        secret=secret,
+        oauth=options.token is not None,
+        dns=dns,
+        ca_file=options.ca_file,
+        deadline=deadline,
+        allow_insecure=options.allow_insecure,
+    )
+    return Check(
+        target,
+        Result(outcome.result),
+        scrub(outcome.detail),
+        reply=scrub(outcome.reply),
+        mechanism=outcome.mechanism,
+        mailbox=outcome.mailbox,
+        insecure=outcome.insecure,
+    )
+
+
+# ----------------------------------------------------------------- output
+
+
+def to_json(address: str, source: str, checks: Sequence[Check]) -> dict[str, Any]:
+    return {
+        "schema": SCHEMA,
+        "address": address,
+        "source": source,
+        "ok": bool(checks) and all(c.result is Result.OK for c in checks),
+        "checks": [
+            {
+                "role": c.target.role,
+                "protocol": c.target.protocol,
+                "host": c.target.host,
+                "port": c.target.port,
+                "security": c.target.security,
+                "url": c.target.url,
+                "username": c.user or c.target.username,
+                "result": str(c.result),
+                "detail": c.detail,
+                "reply": c.reply,
+                "mechanism": c.mechanism,
+                "mailbox": c.mailbox,
+                "tls": c.tls,
+                "insecure": c.insecure,
+                "sent": c.sent,
+                "elapsed_ms": c.elapsed_ms,
+            }
+            for c in checks
+        ],
+    }
