@@ -24,6 +24,7 @@ from advisor.net.trust import client_context
 from advisor.secrets import Secret
 from advisor.verify import Check, Result, Target, VerifyOptions, run_checks
 from tests.lab.dovecot import Dovecot
+from tests.lab.ews_service import EWS_PATH, EwsService
 from tests.lab.servers import Lab
 from tests.lab.smtp import SmtpServer
 from tests.probes.fakes import Peer, Scripted
@@ -68,6 +69,9 @@ class World:
         self.untrusted: Dovecot = lab.dovecot(
             f"untrusted.{DOMAIN}", cert=lab.ca.issue_untrusted(f"untrusted.{DOMAIN}")
         )
+        self.ews_site = lab.web(f"ews.{DOMAIN}", https_port=0, http_port=None)
+        self.ews = EwsService(users).mount(self.ews_site, f"ews.{DOMAIN}")
+        self.ews_url = self.ews.url(self.ews_site, f"ews.{DOMAIN}")
         lab.records(
             DOMAIN,
             f"_imaps._tcp SRV 0 1 993 imap.{DOMAIN}.\n"
@@ -718,3 +722,57 @@ def test_token_from_stdin() -> None:
         read_token(io.StringIO("\n"))
     with pytest.raises(AdvisorError, match="not a bearer token"):
         read_token(io.StringIO("two words\n"))
+
+
+# ------------------------------------------------------------------ with Exchange
+
+
+def ews_report(world: World, tmp_path: Path) -> Path:
+    path = report_for(
+        tmp_path,
+        [server("imap", f"imap.{DOMAIN}", 993, "ssl")],
+        [server("smtp", f"smtp.{DOMAIN}", 465, "ssl")],
+    )
+    doc = json.loads(path.read_text())
+    doc["exchange"] = {"ews_url": world.ews_url}
+    path.write_text(json.dumps(doc))
+    return path
+
+
+def ews_credentialed(world: World) -> int:
+    return sum(
+        1 for r in world.ews_site.requests if r.path == EWS_PATH and r.header("Authorization")
+    )
+
+
+@pytest.mark.parametrize("secret", [PASSWORD, WRONG])
+def test_exchange_with_the_mail_servers(
+    world: World,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    secret: str,
+) -> None:
+    before = ews_credentialed(world)
+    code, out, err = verify_cli(
+        capsys,
+        monkeypatch,
+        world,
+        secret,
+        "--from-json",
+        str(ews_report(world, tmp_path)),
+        "--password-stdin",
+        "--json",
+    )
+    doc = json.loads(out)
+    results = [(c["protocol"], c["result"]) for c in doc["checks"]]
+    if secret == PASSWORD:
+        assert results == [("imap", "ok"), ("smtp", "ok"), ("ews", "ok")], err
+        assert doc["checks"][2]["mailbox"] == "Inbox: 12 items"
+        assert ews_credentialed(world) - before == 1
+        assert code == 0
+    else:
+        assert results == [("imap", "auth-failed"), ("smtp", "skipped"), ("ews", "skipped")]
+        assert ews_credentialed(world) == before  # Exchange never saw the wrong password
+        assert code == 4
+    assert secret not in out + err
