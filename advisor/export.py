@@ -22,6 +22,7 @@ from advisor.formats.plan import (
     OAuth2Setting,
     ServerSetting,
 )
+from advisor.formats.text import normalise_hostname
 from advisor.models import Protocol, Security
 
 XML_FOLDER_WINDOWS = r"C:\ProgramData\MailSetupAdvisor"  # where the README puts the POX file
@@ -127,7 +128,9 @@ def account_plan(
         provider.get("hosted_by") == "microsoft365" or exchange.get("hosted") == "microsoft365"
     )
     oauth = bool(provider.get("requires_oauth2"))
-    provider_id = str(provider.get("id") or domain)
+    # <emailProvider id> must be a host name: Thunderbird refuses the whole file
+    # otherwise (lint: provider-id). A report may carry a domain's own free-form id.
+    provider_id = normalise_hostname(str(provider.get("id") or "")) or domain
     provider_name = str(provider.get("name") or domain)
     exchange_setting = None
     if exchange:

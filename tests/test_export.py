@@ -367,3 +367,26 @@ def test_autoconfig_from_live_discovery(
     # What we write, our linter accepts.
     code, _, _ = run_cli(capsys, "lint", str(target))
     assert code == 0
+
+
+@pytest.mark.parametrize(
+    ("provider_id", "written"),
+    [
+        ("Example Mail", "example.test"),
+        ("Mail.Example.TEST", "mail.example.test"),
+        (None, "example.test"),
+    ],
+)
+def test_provider_id_is_always_a_host_name(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, provider_id: str | None, written: str
+) -> None:
+    """A domain's own autoconfig may name its provider freely; Thunderbird refuses a
+    whole file whose <emailProvider id> is not a host name (tests/thunderbird)."""
+    doc = report(provider={"id": provider_id, "name": "Example Mail", "hosted_by": None})
+    code, _out, err, out = export(capsys, tmp_path, doc, "--protocol", "imap")
+    assert code == 0, err
+    parsed = parse_client_config((out / "thunderbird" / "example.test.xml").read_bytes())
+    assert [p.id for p in parsed.providers] == [written]
+    lint_code, lint_out, _ = run_cli(capsys, "lint", str(out / "thunderbird" / "example.test.xml"))
+    assert "provider-id" not in lint_out, lint_out
+    assert lint_code == 0
