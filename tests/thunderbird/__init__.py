@@ -1,0 +1,1 @@
+"""Real-client acceptance: a headless Thunderbird reads what advisor exports."""
