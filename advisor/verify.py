@@ -322,6 +322,12 @@ class _Scrub:
         self._forms.append(value)
         self._forms.sort(key=len, reverse=True)
 
+    def add(self, sent: bytes) -> None:
+        """Something that carried the secret on the wire: its base64 is masked too."""
+        if len(self._forms) and len(sent) >= 3:
+            self._forms.append(base64.b64encode(sent).decode())
+            self._forms.sort(key=len, reverse=True)
+
     def __call__(self, text: str) -> str:
         for form in self._forms:
             text = text.replace(form, MASK)
@@ -446,6 +452,7 @@ class _Session:
         self.scrub = scrub
         self.insecure_reason: str | None = None
         self.mechanism: str | None = None
+        self.sent_secret = False  # set just before the secret goes on the wire
 
     def quote(self, data: object) -> str:
         """Server text for people: printable, scrubbed, short. Library errors that
@@ -458,7 +465,7 @@ class _Session:
 
     def check(self, conv: Conversation, result: Result, detail: str, **extra: Any) -> Check:
         tls = conv.facts.tls.version if conv.facts.tls is not None else None
-        insecure = self.insecure_reason is not None and result in (Result.OK, Result.AUTH_FAILED)
+        insecure = self.insecure_reason is not None and self.sent_secret
         if insecure and self.insecure_reason:
             detail += f" [INSECURE: {self.insecure_reason}]"
         return Check(
@@ -589,6 +596,7 @@ class _Session:
             answers = [self.user.encode(), secret.reveal().encode()]
         else:
             answers = [self.initial_response(mechanism, secret)]
+            self.scrub.add(answers[0])
         after = b"\x01" if mechanism == "OAUTHBEARER" else b""
 
         def step(_challenge: bytes) -> bytes:
@@ -625,16 +633,17 @@ class _Session:
             probe._mechanisms(caps), login_command="LOGINDISABLED" not in caps
         )
         self.mechanism = mechanism or "LOGIN"
+        if not mechanism and not (secret.reveal().isascii() and self.user.isascii()):
+            raise _Failed(
+                Result.ERROR,
+                "IMAP LOGIN cannot carry a user name or password with non-ASCII"
+                " characters, and the server offers no AUTHENTICATE PLAIN: not sent",
+            )
         conv.enter(command(f"AUTHENTICATE {mechanism}" if mechanism else "LOGIN"))
+        self.sent_secret = True
         try:
             if mechanism:
                 reply = client.sasl_login(mechanism, self.sasl_steps(mechanism, secret))
-            elif not (secret.reveal().isascii() and self.user.isascii()):
-                raise _Failed(
-                    Result.ERROR,
-                    "IMAP LOGIN cannot carry a user name or password with non-ASCII"
-                    " characters, and the server offers no AUTHENTICATE PLAIN: not sent",
-                )
             else:
                 reply = client.login(self.user, secret.reveal())
         except (LoginError, imaplib.IMAP4.error) as exc:
@@ -684,6 +693,7 @@ class _Session:
         has_user = lines is None or "USER" in offered
         mechanism, secret = self.plan([m for m in offered if m != "USER"], login_command=has_user)
         self.mechanism = mechanism or "USER/PASS"
+        self.sent_secret = True
         if mechanism:
             conv.enter(command(f"AUTH {mechanism}"))
             ok, reply = _pop_sasl(pop, mechanism, self.sasl_steps(mechanism, secret))
@@ -739,6 +749,7 @@ class _Session:
         mechanism, secret = self.plan(offered, login_command=False)
         self.mechanism = mechanism
         conv.enter(command(f"AUTH {mechanism}"))
+        self.sent_secret = True
         code, reply = _smtp_sasl(smtp, mechanism, self.sasl_steps(mechanism, secret))
         if code != 235:
             raise _Failed(

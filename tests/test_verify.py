@@ -61,6 +61,13 @@ class World:
             extra_mechanisms=("XOAUTH2", "OAUTHBEARER"),
             oauth_token=TOKEN,
         )
+        # OAUTHBEARER (RFC 7628) and nothing else.
+        self.bearer_smtp: SmtpServer = lab.smtp(
+            f"bearer-smtp.{DOMAIN}",
+            mechanisms=(),
+            extra_mechanisms=("OAUTHBEARER",),
+            oauth_token=TOKEN,
+        )
         # No TLS at all: STARTTLS is not offered.
         self.plain: Dovecot = lab.dovecot(
             f"plain.{DOMAIN}", ssl="no", imaps=None, pop3s=None, disable_plaintext_auth=False
@@ -292,6 +299,19 @@ def test_smtp_xoauth2_with_a_token(world: World, host: str) -> None:
     assert check.result is Result.OK, check.detail
     assert check.mechanism == "XOAUTH2"
     assert [(a.mechanism, a.success) for a in server.auth_attempts] == [("XOAUTH2", True)]
+
+
+def test_smtp_oauthbearer_with_a_token(world: World) -> None:
+    world.bearer_smtp.auth_attempts.clear()
+    (check,) = world.run([smtp(f"bearer-smtp.{DOMAIN}")], password=None, token=Secret(TOKEN))
+    assert check.result is Result.OK, check.detail
+    assert check.mechanism == "OAUTHBEARER"
+    (bad,) = world.run([smtp(f"bearer-smtp.{DOMAIN}")], password=None, token=Secret("nope-y"))
+    assert bad.result is Result.AUTH_FAILED
+    assert [(a.mechanism, a.login, a.success) for a in world.bearer_smtp.auth_attempts] == [
+        ("OAUTHBEARER", USER, True),
+        ("OAUTHBEARER", USER, False),
+    ]
 
 
 def test_smtp_bad_token_is_one_failure(world: World) -> None:
