@@ -22,6 +22,8 @@ from advisor.cli_needs import with_need_flags
 from advisor.errors import AdvisorError
 
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from rich.console import Console
 
 EXIT_OK = 0
@@ -650,7 +652,11 @@ def verify(
     ] = None,
     username: Annotated[
         str | None,
-        typer.Option("--username", metavar="USER", help="Log in as USER (default: the address)."),
+        typer.Option(
+            "--username",
+            metavar="USER",
+            help="Log in as USER (default: the configuration's user name, usually the address).",
+        ),
     ] = None,
     password_stdin: PasswordStdinOpt = False,
     oauth_token_stdin: Annotated[
@@ -1119,15 +1125,43 @@ def _set_debug(flag: bool) -> None:
     _DEBUG = flag or os.environ.get("ADVISOR_DEBUG") == "1"
 
 
+def _listing_app() -> typer.Typer:
+    """The app as ``advisor --help`` needs it: every command's name and help, none of
+    their options. typer builds each command's ~20 options (type hints, defaults,
+    click parameters) to list them; for the top-level page that cost more than
+    importing typer. The page is the same (tests/test_cli_help.py)."""
+    import copy
+
+    lean = copy.copy(app)
+    lean.registered_commands = []
+    for info in app.registered_commands:
+        listed = copy.copy(info)
+        listed.callback = _bare(info.callback)
+        lean.registered_commands.append(listed)
+    return lean
+
+
+def _bare(callback: object) -> "Callable[[], None]":
+    def bare() -> None:
+        raise AssertionError("only listed, never run")
+
+    bare.__name__ = getattr(callback, "__name__", "command")
+    bare.__doc__ = getattr(callback, "__doc__", None)
+    return bare
+
+
 def main(argv: list[str] | None = None) -> None:
     """Entry point: maps every outcome to the documented exit code."""
     from advisor.i18n import set_language
 
     # Each run starts from the locale's language; --lang of a command overrides it.
     set_language(None)
+    args = sys.argv[1:] if argv is None else argv
+    # `advisor --help` only lists the commands: no need to build their options.
+    runner = _listing_app() if args in (["--help"], ["-h"]) else app
     try:
         # Not standalone: our errors get our exit codes and one-line messages.
-        code = app(args=argv, standalone_mode=False)
+        code = runner(args=args, standalone_mode=False)
     except (KeyboardInterrupt, typer.Abort):
         code = EXIT_INTERRUPTED
     except typer.Exit as exc:
