@@ -51,9 +51,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from advisor.address import parse_address
+from advisor.address import EmailAddress, parse_address
 from advisor.errors import AdvisorError
-from advisor.models import ProbeStatus, Security
+from advisor.models import ProbeStatus, Protocol, Security
 from advisor.net.connect import ConnectStatus, connect
 from advisor.net.resolver import DnsClient, DnsStatus
 from advisor.net.tls import inspection_context, verify_error
@@ -226,38 +226,22 @@ def _targets_from_autoconfig(
     if not config.providers:
         raise AdvisorError(f"{path}: no emailProvider in the file")
     provider = config.providers[0]
-    targets: list[Target] = []
-    if protocol != "exchange":
-        wanted = (protocol,) if protocol else ("imap", "pop3")
-        incoming = next(
-            (s for s in provider.incoming if s.protocol is not None and s.kind in wanted),
-            None,
+    servers = [
+        Target(
+            role="outgoing" if s.kind == "smtp" else "incoming",
+            protocol=s.kind,
+            host=s.hostname,
+            port=s.port,
+            security=str(s.security),
+            username=s.username or parsed.address_ascii,
+            oauth2_required=_oauth_only(s.auth),
         )
-        if incoming is None:
-            raise AdvisorError(f"{path}: no {' or '.join(w.upper() for w in wanted)} server")
-        outgoing = next((s for s in provider.outgoing if s.kind == "smtp"), None)
-        for role, s in (("incoming", incoming), ("outgoing", outgoing)):
-            if s is None:
-                continue
-            if s.hostname is None or s.port is None or s.security is None:
-                raise AdvisorError(f"{path}: {s.label} lacks a host name, port or socket type")
-            targets.append(
-                Target(
-                    role=role,
-                    protocol=s.kind,
-                    host=s.hostname,
-                    port=s.port,
-                    security=str(s.security),
-                    username=s.username or parsed.address_ascii,
-                    oauth2_required=_oauth_only(s.auth),
-                )
-            )
+        for s in (*provider.incoming, *provider.outgoing)
+        if s.protocol is not None and s.hostname and s.port and s.security is not None
+    ]
     ews = next((s for s in provider.incoming if s.kind == "ews" and s.url), None)
-    if ews is not None and ews.url and protocol in (None, "exchange"):
-        targets.append(_ews_target(ews.url, ews.username or parsed.address_ascii))
-    elif protocol == "exchange":
-        raise AdvisorError(f"{path}: no EWS server in the file")
-    return targets
+    url = ews.url if ews is not None else None
+    return _choose(path, protocol, servers, url, ews.username if ews is not None else None, parsed)
 
 
 def _targets_from_autodiscover(
@@ -267,33 +251,43 @@ def _targets_from_autodiscover(
 
     parsed = parse_address(address)
     response = parse_response(data)
+    servers = [
+        Target(
+            role="outgoing" if endpoint.protocol is Protocol.SMTP else "incoming",
+            protocol=str(endpoint.protocol),
+            host=endpoint.hostname,
+            port=endpoint.port,
+            security=str(endpoint.security),
+            username=p.login_name or parsed.address_ascii,
+        )
+        for p in response.protocols
+        if (endpoint := p.endpoint()) is not None
+    ]
+    url = next((p.ews_url for p in response.protocols if p.ews_url), None)
+    return _choose(path, protocol, servers, url, None, parsed)
+
+
+def _choose(
+    path: Path,
+    protocol: str | None,
+    servers: Sequence[Target],
+    ews_url: str | None,
+    ews_user: str | None,
+    address: EmailAddress,
+) -> list[Target]:
+    """From a file's servers (preference order), the ones a client would use."""
     targets: list[Target] = []
-    mail = [p for p in response.protocols if p.endpoint() is not None]
     if protocol != "exchange":
         wanted = (protocol,) if protocol else ("imap", "pop3")
-        incoming = next((p for p in mail if str(p.protocol) in wanted), None)
+        incoming = next((t for t in servers if t.protocol in wanted), None)
         if incoming is None:
             raise AdvisorError(f"{path}: no {' or '.join(w.upper() for w in wanted)} server")
-        outgoing = next((p for p in mail if str(p.protocol) == "smtp"), None)
-        for role, p in (("incoming", incoming), ("outgoing", outgoing)):
-            endpoint = p.endpoint() if p is not None else None
-            if p is None or endpoint is None:
-                continue
-            targets.append(
-                Target(
-                    role=role,
-                    protocol=str(endpoint.protocol),
-                    host=endpoint.hostname,
-                    port=endpoint.port,
-                    security=str(endpoint.security),
-                    username=p.login_name or parsed.address_ascii,
-                )
-            )
-    ews = next((p.ews_url for p in response.protocols if p.ews_url), None)
-    if ews and protocol in (None, "exchange"):
-        targets.append(_ews_target(ews, parsed.address_ascii))
+        outgoing = next((t for t in servers if t.protocol == "smtp"), None)
+        targets = [incoming] if outgoing is None else [incoming, outgoing]
+    if ews_url and protocol in (None, "exchange"):
+        targets.append(_ews_target(ews_url, ews_user or address.address_ascii))
     elif protocol == "exchange":
-        raise AdvisorError(f"{path}: no EWS URL in the file")
+        raise AdvisorError(f"{path}: no EWS server in the file")
     return targets
 
 
