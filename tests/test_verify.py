@@ -196,6 +196,15 @@ def test_a_password_with_accents(world: World, target: Target) -> None:
     assert check.mechanism == "PLAIN"  # UTF-8 as is (RFC 4616)
 
 
+def test_send_test_to_a_refused_recipient_is_an_error(world: World) -> None:
+    world.smtp.messages.clear()
+    (check,) = world.run([smtp()], send_test_to="refused@example.test")
+    assert check.result is Result.ERROR
+    assert str(check.sent).startswith("not sent: recipient refused: 550")
+    assert "User unknown" in str(check.sent)
+    assert world.smtp.messages == []
+
+
 # ------------------------------------------------------------------ wrong password
 
 

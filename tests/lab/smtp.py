@@ -9,7 +9,8 @@ AUTH), ``submissions`` 465 (implicit TLS), ``smtp`` 25 (off by default; an MX-st
 server: STARTTLS offered not required, AUTH only after STARTTLS, no AUTH required).
 AUTH PLAIN/LOGIN check ``users``; ``extra_mechanisms`` are advertised too: XOAUTH2 and
 OAUTHBEARER accept ``oauth_token`` (any other extra name always fails with 535).
-Received messages land in ``messages``, AUTH attempts in ``auth_attempts``.
+Received messages land in ``messages``, AUTH attempts in ``auth_attempts``; a recipient
+whose local part is ``refused`` gets 550 (an unknown mailbox).
 """
 
 from __future__ import annotations
@@ -88,6 +89,22 @@ class _LabSMTP(SMTP):
 class _Handler:
     def __init__(self, owner: SmtpServer) -> None:
         self.owner = owner
+
+    async def handle_RCPT(
+        self,
+        server: SMTP,
+        session: Session,
+        envelope: Envelope,
+        address: str,
+        rcpt_options: list[str],
+    ) -> str:
+        # A recipient whose local part is "refused" does not exist (550), as a real
+        # server would answer for an unknown mailbox.
+        if address.lower().startswith("refused@"):
+            return "550 5.1.1 <" + address + ">: Recipient address rejected: User unknown"
+        envelope.rcpt_tos.append(address)
+        envelope.rcpt_options.extend(rcpt_options)
+        return "250 2.1.5 OK"
 
     async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
         assert isinstance(server, _LabSMTP)
