@@ -1,8 +1,9 @@
 """The ``advisor`` command: parses, calls, renders; nothing else.
 
 Exit codes: 0 a usable configuration was found; 3 nothing usable (the report
-is still printed); 1 a problem the user can fix (one line, no traceback);
-2 usage; 130 interrupted (Ctrl-C).
+is still printed); 4 ``advisor verify``: a server did not accept the login;
+1 a problem the user can fix (one line, no traceback); 2 usage; 130
+interrupted (Ctrl-C).
 
 Heavy modules (dnspython, rich, the probes) are imported inside the commands
 so that ``advisor --help`` costs little more than importing typer.
