@@ -806,8 +806,7 @@ class _Failed(Exception):
 
 def _pop_short(pop: poplib.POP3, line: str) -> tuple[bool, bytes]:
     """A one-line command: (+OK?, the reply line). Never raises for -ERR."""
-    pop._putcmd(line)  # type: ignore[attr-defined]
-    reply, _octets = pop._getline()  # type: ignore[attr-defined]
+    reply = _pop_exchange(pop, line)
     return reply.startswith(b"+OK"), reply
 
 
@@ -830,6 +829,7 @@ def _pop_sasl(
 
 
 def _pop_exchange(pop: poplib.POP3, line: str) -> bytes:
+    """Send one line, read one reply line (poplib's own readers raise on -ERR)."""
     pop._putcmd(line)  # type: ignore[attr-defined]
     reply, _octets = pop._getline()  # type: ignore[attr-defined]
     return bytes(reply)
