@@ -15,6 +15,7 @@ A server that cannot run on this machine skips the test, or fails it when CI=tru
 
 from __future__ import annotations
 
+import importlib.util
 from collections.abc import Iterator
 
 import pytest
@@ -81,6 +82,15 @@ def dovecot_server(module_lab: Lab) -> Dovecot:
 @pytest.fixture(scope="module")
 def smtp_server(module_lab: Lab) -> SmtpServer:
     return module_lab.smtp("smtp.example.test")
+
+
+@pytest.fixture
+def exchangelib_installed() -> None:
+    """Tests of the Exchange paths: skipped without the extra, failed on CI."""
+    require(
+        importlib.util.find_spec("exchangelib") is not None,
+        "exchangelib is not installed: pip install -e '.[exchange]'",
+    )
 
 
 @pytest.fixture(autouse=True)

@@ -10,7 +10,6 @@ without it, and fail when CI=true (CI installs the ``exchange`` extra).
 from __future__ import annotations
 
 import base64
-import importlib.util
 import io
 import json
 import logging
@@ -37,21 +36,12 @@ from advisor.sources import SourceResult
 from tests.lab.ews import AUTODISCOVER_PATH, FakeExchange, fake_exchange, ntlm_user_file
 from tests.lab.hostile import Blackhole
 from tests.lab.servers import Lab
-from tests.lab.support import require
 
 USER = "user@example.test"
 PASSWORD = "correct horse"  # tests.lab.servers.DEFAULT_USERS
 EWS = "https://mail.example.test/EWS/Exchange.asmx"
 ENDPOINT = f"https://autodiscover.example.test{AUTODISCOVER_PATH}"
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def exchangelib_installed() -> None:
-    require(
-        importlib.util.find_spec("exchangelib") is not None,
-        "exchangelib is not installed: pip install -e '.[exchange]'",
-    )
 
 
 Run = Callable[..., SourceResult]

@@ -781,6 +781,7 @@ def test_exchange_with_the_mail_servers(
     capsys: pytest.CaptureFixture[str],
     monkeypatch: pytest.MonkeyPatch,
     secret: str,
+    exchangelib_installed: None,
 ) -> None:
     before = ews_credentialed(world)
     code, out, err = verify_cli(

@@ -9,7 +9,6 @@ without it, and fail when CI=true (CI installs the ``exchange`` extra).
 from __future__ import annotations
 
 import base64
-import importlib.util
 import logging
 import socket
 import subprocess
@@ -30,7 +29,6 @@ from tests.lab.ews import ntlm_user_file
 from tests.lab.ews_service import EWS_PATH, EwsService
 from tests.lab.hostile import Blackhole
 from tests.lab.servers import Lab
-from tests.lab.support import require
 from tests.lab.web import Request, WebServer
 
 USER = "user@example.test"
@@ -39,14 +37,6 @@ HOST = "mail.example.test"
 TOKEN = "eyJ0eXAiOiJKV1QiLCJhbGciOiJSUzI1NiJ9.lab-token.sig"
 BEARER_ONLY = ('Bearer authorization_uri="https://login.example.test/common/oauth2/authorize"',)
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def exchangelib_installed() -> None:
-    require(
-        importlib.util.find_spec("exchangelib") is not None,
-        "exchangelib is not installed: pip install -e '.[exchange]'",
-    )
 
 
 @dataclass
