@@ -16,7 +16,9 @@ A server that cannot run on this machine skips the test, or fails it when CI=tru
 from __future__ import annotations
 
 import importlib.util
+import socket
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
@@ -91,6 +93,21 @@ def exchangelib_installed() -> None:
         importlib.util.find_spec("exchangelib") is not None,
         "exchangelib is not installed: pip install -e '.[exchange]'",
     )
+
+
+@pytest.fixture
+def system_resolver_calls(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """The host names anything asks ``socket.getaddrinfo`` for during the test:
+    our own DNS client must be the only one that resolves names."""
+    asked: list[object] = []
+    real = socket.getaddrinfo
+
+    def spy(host: object, *args: Any, **kwargs: Any) -> Any:
+        asked.append(host)
+        return real(host, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(socket, "getaddrinfo", spy)
+    return asked
 
 
 @pytest.fixture(autouse=True)

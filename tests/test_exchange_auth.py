@@ -16,7 +16,6 @@ import logging
 import os
 import pickle
 import shelve
-import socket
 import subprocess
 import sys
 import tempfile
@@ -244,17 +243,10 @@ def test_no_endpoint_is_a_clear_step_and_every_name_went_through_our_dns(
 
 
 def test_the_system_resolver_is_never_asked(
-    lab: Lab, run: Run, monkeypatch: pytest.MonkeyPatch
+    lab: Lab, run: Run, system_resolver_calls: list[object]
 ) -> None:
     fake_exchange(lab, "autodiscover.example.test")
-    asked: list[object] = []
-    real = socket.getaddrinfo
-
-    def spy(host: object, *args: Any, **kwargs: Any) -> Any:
-        asked.append(host)
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", spy)
+    asked = system_resolver_calls
 
     result = run()
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import base64
 import logging
-import socket
 import subprocess
 import sys
 import time
@@ -418,17 +417,10 @@ def test_each_check_stands_alone(serve: Serve, run: Run) -> None:
 
 
 def test_the_system_resolver_is_never_asked(
-    serve: Serve, run: Run, monkeypatch: pytest.MonkeyPatch
+    serve: Serve, run: Run, system_resolver_calls: list[object]
 ) -> None:
     ews = serve()
-    asked: list[object] = []
-    real = socket.getaddrinfo
-
-    def spy(host: object, *args: Any, **kwargs: Any) -> Any:
-        asked.append(host)
-        return real(host, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(socket, "getaddrinfo", spy)
+    asked = system_resolver_calls
 
     assert run(ews.url).result == "ok"
     assert asked == []
