@@ -5,9 +5,16 @@ ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${ADVISOR_VENV:-$ROOT/.venv}"
 EXTRAS="${1:-}"
 
+# Debian's own Python when it exists: a fresh Debian 12 has only
+# /usr/bin/python3 (3.11.2), and a newer python3 found first on PATH (pyenv)
+# can behave differently (ssl EOF errors, for one): run what users run.
+PY="${ADVISOR_PYTHON:-}"
+if [ -z "$PY" ]; then
+    if [ -x /usr/bin/python3 ]; then PY=/usr/bin/python3; else PY="$(command -v python3)"; fi
+fi
 if [ ! -x "$VENV/bin/python" ]; then
-    echo "setting up $VENV ..." >&2
-    python3 -m venv "$VENV"
+    echo "setting up $VENV with $("$PY" --version 2>&1) ..." >&2
+    "$PY" -m venv "$VENV"
 fi
 # Reinstall only when pyproject.toml changed since the last install.
 STAMP="$VENV/.advisor-installed${EXTRAS:+-$EXTRAS}"
