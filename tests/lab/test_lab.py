@@ -492,12 +492,17 @@ def test_reset(greeting: bytes) -> None:
     [
         ("junk", ssl.SSLError),
         ("alert", ssl.SSLError),
-        ("close", ssl.SSLEOFError),
+        # A server that closes during the handshake: Python 3.11.2 (Debian 12's
+        # python3) raises SSLZeroReturnError where later 3.11 releases raise
+        # SSLEOFError; both say "the peer went away", which is what the lab shows.
+        ("close", (ssl.SSLEOFError, ssl.SSLZeroReturnError)),
         ("reset", ConnectionResetError),
     ],
 )
 def test_bad_tls(
-    lab_ca: LabCA, mode: Literal["junk", "alert", "close", "reset"], error: type[Exception]
+    lab_ca: LabCA,
+    mode: Literal["junk", "alert", "close", "reset"],
+    error: type[Exception] | tuple[type[Exception], ...],
 ) -> None:
     with BadTLS(mode=mode) as server, connect(server) as raw:
         with pytest.raises(error) as failure:
