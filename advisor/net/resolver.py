@@ -12,6 +12,7 @@ timeouts are values of :class:`DnsStatus` (a timeout is "unknown", not "no").
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 import threading
 import time
@@ -79,6 +80,9 @@ class Nameserver:
         return f"[{self.host}]:{self.port}" if ":" in self.host else f"{self.host}:{self.port}"
 
 
+_INET_ATON_NUMBER = re.compile(r"0x[0-9a-f]*")
+
+
 def parse_nameserver(spec: str) -> Nameserver:
     """Parse ``HOST[:PORT]`` (``[v6]:port`` for IPv6 with a port) or raise AdvisorError."""
     text = spec.strip()
@@ -101,6 +105,11 @@ def parse_nameserver(spec: str) -> Nameserver:
         return Nameserver(str(ipaddress.ip_address(host)), port)
     except ValueError:
         pass
+    # getaddrinfo() still reads inet_aton's shorthand ("1.2.3" is 1.2.0.3, "0x7f.1"
+    # is 127.0.0.1): a host name never ends in a numeric label, so refuse it.
+    last_label = host.rstrip(".").rsplit(".", 1)[-1].lower()
+    if last_label.isdigit() or _INET_ATON_NUMBER.fullmatch(last_label):
+        raise AdvisorError(f"--dns {spec!r}: {host!r} is not an IP address")
     # A name: locating the DNS server itself is the one job left to the system.
     try:
         info = socket.getaddrinfo(host, port, type=socket.SOCK_DGRAM)

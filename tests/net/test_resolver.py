@@ -126,7 +126,21 @@ def test_nameserver_by_name_is_located_once_by_the_system() -> None:
     assert located.port == 5300
 
 
-@pytest.mark.parametrize("spec", ["127.0.0.1:0", "127.0.0.1:99999", "[::1", "127.0.0.1:x", ":53"])
+@pytest.mark.parametrize(
+    "spec",
+    [
+        "127.0.0.1:0",
+        "127.0.0.1:99999",
+        "[::1",
+        "127.0.0.1:x",
+        ":53",
+        # inet_aton shorthand that getaddrinfo() would read as 1.2.0.3 / 127.0.0.1
+        "1.2.3",
+        "1.2.3:53",
+        "0x7f.1",
+        "10",
+    ],
+)
 def test_bad_nameserver_specs_are_user_errors(spec: str) -> None:
     with pytest.raises(AdvisorError):
         parse_nameserver(spec)
