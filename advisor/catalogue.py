@@ -47,6 +47,9 @@ class CatalogueEntry:
     mx_suffixes: tuple[str, ...] = ()  # an MX host strictly below one of these is this provider
     notes: tuple[str, ...] = ()  # facts to tell the user (e.g. "OAuth2 required")
     origin: str = "ispdb"  # "ispdb" or "curated"
+    # Every subdomain of these is a tenant of this provider (contoso.onmicrosoft.com):
+    # known offline, without DNS, where the domain itself is not a mailbox domain.
+    tenant_suffixes: tuple[str, ...] = ()
 
     @property
     def id(self) -> str:
@@ -75,10 +78,13 @@ class Catalogue:
         self._entries = tuple(entries)
         self.attribution: dict[str, str] = dict(attribution or {})
         self._by_domain: dict[str, CatalogueEntry] = {}
+        self._by_tenant_suffix: dict[str, CatalogueEntry] = {}
         for entry in self._entries:
             for domain in entry.provider.domains:
                 # The build script keeps each domain in one entry; first wins regardless.
                 self._by_domain.setdefault(domain, entry)
+            for suffix in entry.tenant_suffixes:
+                self._by_tenant_suffix.setdefault(suffix, entry)
 
     @classmethod
     def load(cls) -> Catalogue:
@@ -89,8 +95,18 @@ class Catalogue:
         return self._entries
 
     def by_domain(self, domain_ascii: str) -> CatalogueEntry | None:
-        """The entry for an e-mail domain (A-labels), matched exactly."""
-        return self._by_domain.get(domain_ascii.strip().rstrip(".").lower())
+        """The entry for an e-mail domain (A-labels): matched exactly, or as a tenant
+        below one of an entry's ``tenant_suffixes`` (``contoso.onmicrosoft.com``)."""
+        domain = domain_ascii.strip().rstrip(".").lower()
+        exact = self._by_domain.get(domain)
+        if exact is not None:
+            return exact
+        labels = domain.split(".")
+        for start in range(1, len(labels) - 1):
+            entry = self._by_tenant_suffix.get(".".join(labels[start:]))
+            if entry is not None:
+                return entry
+        return None
 
     def by_mx(self, mx_host: str) -> CatalogueEntry | None:
         """The entry whose MX suffix ``mx_host`` is under; the longest suffix wins."""
@@ -246,6 +262,7 @@ def _entry_to_json(entry: CatalogueEntry) -> dict[str, Any]:
             "short_name": p.short_name,
             "domains": list(p.domains),
             "mx_suffixes": list(entry.mx_suffixes),
+            "tenant_suffixes": list(entry.tenant_suffixes),
             "incoming": [_server_to_json(s) for s in p.incoming],
             "outgoing": [_server_to_json(s) for s in p.outgoing],
             "documentation": [
@@ -294,6 +311,7 @@ def _entry_from_json(key: str, item: dict[str, Any]) -> CatalogueEntry:
     return CatalogueEntry(
         provider=provider,
         mx_suffixes=tuple(item.get("mx_suffixes", ())),
+        tenant_suffixes=tuple(item.get("tenant_suffixes", ())),
         notes=tuple(item.get("notes", ())),
         origin=item.get("origin", "ispdb"),
     )

@@ -102,6 +102,9 @@ CURATED = (
             # Microsoft's "Add DNS records" guide: tenants' MX is
             # <domain-with-dashes>.mail.protection.outlook.com.
             mx_suffixes=("mail.protection.outlook.com",),
+            # Every tenant gets <name>.onmicrosoft.com (and <name>.mail.onmicrosoft.com
+            # for hybrid routing) at sign-up: Microsoft's "Domains FAQ".
+            tenant_suffixes=("onmicrosoft.com",),
             notes=(
                 "Exchange Online requires OAuth2 (SASL XOAUTH2) for IMAP, POP and SMTP:"
                 " Basic authentication was turned off in October 2022, and app"

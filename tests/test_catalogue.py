@@ -105,6 +105,21 @@ def test_an_ispdb_domain_gives_its_servers(catalogue: Catalogue) -> None:
     assert catalogue.by_domain("no-such-provider.example") is None
 
 
+@pytest.mark.parametrize(
+    ("domain", "expected"),
+    [
+        ("contoso.onmicrosoft.com", "microsoft365"),  # every tenant's first domain
+        ("contoso.mail.onmicrosoft.com", "microsoft365"),
+        ("Contoso.OnMicrosoft.com.", "microsoft365"),
+        ("contoso-onmicrosoft.com", None),
+        ("mail.gmx.de", None),  # a subdomain of a mailbox domain is not that provider
+    ],
+)
+def test_tenant_subdomains_are_their_platform_offline(domain: str, expected: str | None) -> None:
+    entry = Catalogue.load().by_domain(domain)
+    assert (entry.id if entry else None) == expected
+
+
 def test_catalogue_servers_take_placeholders_like_an_autoconfig_file(
     catalogue: Catalogue,
 ) -> None:

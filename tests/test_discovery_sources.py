@@ -389,6 +389,18 @@ def test_offline_answers_from_the_catalogue_without_any_query(
     assert lab.dns.log == []  # not one DNS query
 
 
+def test_offline_knows_a_microsoft_365_tenant_domain(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    report = run(capsys, lab, "jo@contoso.onmicrosoft.com", "--offline")
+    assert report["provider"]["id"] == "microsoft365"
+    assert report["provider"]["hosted_by"] == "microsoft365"
+    assert report["provider"]["requires_oauth2"] is True
+    assert report["exchange"]["hosted"] == "microsoft365"
+    assert report["incoming"][0]["hostname"] == "outlook.office365.com"
+    assert lab.dns.log == []
+
+
 def test_dead_dns_falls_back_to_the_catalogue(capsys: pytest.CaptureFixture[str]) -> None:
     code, out, _ = run_cli(
         capsys, "discover", "someone@gmail.com", "--json", "--dns", "127.0.0.1:9", "--timeout", "2"

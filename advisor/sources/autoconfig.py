@@ -25,7 +25,7 @@ import functools
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import quote
@@ -287,12 +287,16 @@ def catalogue_source(address: EmailAddress, *, mx_host: str | None) -> SourceRes
     config = ClientConfig("1.1", (entry.provider,))
     fetched = Fetched(step, config, False, f"catalogue:{entry.id}")
     result = _result(Source.CATALOGUE, address, [fetched], fetched)
+    exchange = result.exchange
+    if exchange is not None and entry.origin == "curated" and exchange.hosted is None:
+        # The curated Exchange platform (Microsoft 365) hosts what it names.
+        exchange = replace(exchange, hosted=entry.id)
     return SourceResult(
         Source.CATALOGUE,
         result.steps,
         result.servers,
         False,
-        result.exchange,
+        exchange,
         # A curated entry is a hosting platform (microsoft365, google): say so, and
         # let advisor.facts, the one home of such facts, phrase what follows from it.
         ProviderFacts(entry.id, entry.name, entry.id if entry.origin == "curated" else None),
