@@ -19,7 +19,11 @@ fi
 # Reinstall only when pyproject.toml changed since the last install.
 STAMP="$VENV/.advisor-installed${EXTRAS:+-$EXTRAS}"
 if [ ! -f "$STAMP" ] || [ "$ROOT/pyproject.toml" -nt "$STAMP" ]; then
-    "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
-    "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}" >&2
+    # A first run must not look like a failed one: no "new pip available" notice, and
+    # not setuptools' "Editable installation." note (InformationOnly, issued on every
+    # editable install; any real warning, such as an undeclared data folder, still shows).
+    PIP_DISABLE_PIP_VERSION_CHECK=1 "$VENV/bin/python" -m pip install --quiet --upgrade pip >&2
+    PIP_DISABLE_PIP_VERSION_CHECK=1 PYTHONWARNINGS="ignore:Editable installation" \
+        "$VENV/bin/python" -m pip install --quiet -e "$ROOT${EXTRAS:+[$EXTRAS]}" >&2
     touch "$STAMP"
 fi
