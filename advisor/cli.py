@@ -15,7 +15,7 @@ so that ``advisor --help`` costs little more than importing typer.
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, TextIO, cast
 
 import typer
 
@@ -66,7 +66,9 @@ def _root(
     Without a command: the guided wizard (advisor wizard).
     """
     global _ROOT_LANG  # noqa: PLW0603 - `advisor --lang fr wizard` as well as `advisor wizard --lang fr`
-    _ROOT_LANG = lang
+    # Checked here, not when a command reads it: `advisor --lang de recommend` must not
+    # run in English without a word.
+    _ROOT_LANG = None if lang is None else _lang(lang)
     if no_color:
         os.environ["NO_COLOR"] = "1"  # read by rich and prompt_toolkit
     if version:
@@ -249,7 +251,8 @@ FromJsonOpt = Annotated[
     ),
 ]
 LangOpt = Annotated[
-    str, typer.Option("--lang", metavar="en|fr", help="Language of the explanations.")
+    str | None,
+    typer.Option("--lang", metavar="en|fr", help="Language of the explanations (default: en)."),
 ]
 
 
@@ -263,7 +266,7 @@ def recommend(
     json_output: Annotated[
         bool, typer.Option("--json", help="Print one JSON document (advisor.recommendation/1).")
     ] = False,
-    lang: LangOpt = "en",
+    lang: LangOpt = None,
     dns: DnsOpt = None,
     ca_file: CaFileOpt = None,
     timeout: TimeoutOpt = 10.0,
@@ -338,7 +341,7 @@ def export(
     answers: AnswersOpt = None,
     rules: RulesOpt = None,
     from_json: FromJsonOpt = None,
-    lang: LangOpt = "en",
+    lang: LangOpt = None,
     dns: DnsOpt = None,
     ca_file: CaFileOpt = None,
     timeout: TimeoutOpt = 10.0,
@@ -520,13 +523,13 @@ def onboard(
     ] = None,
     rules: RulesOpt = None,
     lang: Annotated[
-        str,
+        str | None,
         typer.Option(
             "--lang",
             metavar="en|fr",
-            help="Language of rows without one, and of index.html.",
+            help="Language of rows without one, and of index.html (default: en).",
         ),
-    ] = "en",
+    ] = None,
     jobs: Annotated[
         int,
         typer.Option(
@@ -989,7 +992,7 @@ app.add_typer(rules_app, name="rules")
 @rules_app.command("list")
 def rules_list(
     rules: RulesOpt = None,
-    lang: LangOpt = "en",
+    lang: LangOpt = None,
 ) -> None:
     """Print every active rule: id, condition, effect, explanation."""
     from advisor.recommend import NAMES
@@ -1015,15 +1018,27 @@ def rules_check(
 ) -> None:
     """Validate rule files: every error with its file, line and rule id."""
     from advisor.recommend import NAMES
-    from advisor.rules.loader import load_dir
+    from advisor.rules.loader import RuleError, load_dir
 
     count = 0
+    errors: list[str] = []
     for folder in folders:
-        count += len(load_dir(folder, names=NAMES))
+        try:
+            count += len(load_dir(folder, names=NAMES))
+        except RuleError as exc:
+            errors.extend(exc.errors)
+    if errors:
+        for error in errors:
+            sys.stderr.write(f"advisor: error: {error}\n")
+        sys.stderr.write(f"advisor: {len(errors)} error(s) in the rule files\n")
+        raise typer.Exit(1)
     sys.stdout.write(f"ok: {count} rules in {len(folders)} folder(s)\n")
 
 
-def _lang(value: str) -> str:
+def _lang(value: str | None) -> str:
+    """The command's --lang, else the one given before the command, else English."""
+    if value is None:
+        return _ROOT_LANG or "en"
     lang = value.strip().lower()[:2]
     if lang not in ("en", "fr"):
         raise AdvisorError(f"--lang {value!r}: expected en or fr")
@@ -1111,11 +1126,40 @@ def _progress_observer() -> _Progress | None:
     return _Progress() if sys.stderr.isatty() else None
 
 
+class _TrimmedLines:
+    """stdout without the spaces rich pads wrapped lines and table cells with: a file
+    or a pipe gets text that diffs and greps cleanly."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self._stream = stream
+        self._pending = ""
+
+    def write(self, text: str) -> int:
+        lines = (self._pending + text).split("\n")
+        self._pending = lines.pop()
+        for line in lines:
+            self._stream.write(line.rstrip(" ") + "\n")
+        return len(text)
+
+    def flush(self) -> None:
+        if self._pending:
+            self._stream.write(self._pending.rstrip(" "))
+            self._pending = ""
+        self._stream.flush()
+
+    def isatty(self) -> bool:
+        return False
+
+
 def _console() -> "Console":
     from rich.console import Console
 
-    # rich honours NO_COLOR itself; width falls back to 80 when not a terminal.
-    return Console(highlight=False, soft_wrap=False)
+    # rich honours NO_COLOR itself and writes no colour to a pipe; width falls back
+    # to 80 when not a terminal, and the padding it adds up to that width is trimmed.
+    if sys.stdout.isatty():
+        return Console(highlight=False, soft_wrap=False)
+    trimmed = cast("TextIO", _TrimmedLines(sys.stdout))  # write/flush/isatty is all rich uses
+    return Console(file=trimmed, highlight=False, soft_wrap=False)
 
 
 _DEBUG = False

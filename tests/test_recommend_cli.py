@@ -196,6 +196,34 @@ def test_french_explanations(capsys: pytest.CaptureFixture[str], saved_report: P
     assert "Un seul ordinateur" in out
 
 
+def test_language_before_the_command_applies_to_it(
+    capsys: pytest.CaptureFixture[str], saved_report: Path
+) -> None:
+    args = ("x@pop.example", "--from-json", str(saved_report), "--desktops", "1", "--backed-up")
+    code, out, _ = run_cli(capsys, "--lang", "fr", "recommend", *args)
+    assert code == 0
+    assert "Recommandé : POP3" in out
+    code, out, err = run_cli(capsys, "--lang", "de", "recommend", *args)
+    assert code == 1
+    assert out == ""
+    assert err.strip() == "advisor: error: --lang 'de': expected en or fr"
+    code, out, _ = run_cli(capsys, "recommend", *args)  # nothing carried over
+    assert "Recommended: POP3" in out
+
+
+def test_text_to_a_pipe_has_no_padding(
+    capsys: pytest.CaptureFixture[str], saved_report: Path
+) -> None:
+    code, out, _ = run_cli(
+        capsys, "recommend", "x@pop.example", "--from-json", str(saved_report), "--desktops", "1"
+    )
+    assert code == 0
+    assert "\x1b[" not in out
+    lines = out.splitlines()
+    assert any(len(line) > 40 for line in lines)
+    assert [line for line in lines if line != line.rstrip()] == []
+
+
 def test_rules_check_and_list(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     shipped = Path(__file__).resolve().parents[1] / "rules"
     code, out, _ = run_cli(capsys, "rules", "check", str(shipped))
@@ -210,6 +238,37 @@ def test_rules_check_and_list(capsys: pytest.CaptureFixture[str], tmp_path: Path
     code, out, err = run_cli(capsys, "rules", "check", str(bad))
     assert code == 1
     assert "x.toml:3: rule 'x': when: unknown name 'phones'" in err
+
+
+def test_rules_check_reports_every_error(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    rule = 'explain.en = "a"\nexplain.fr = "b"\n'
+    (bad / "a.toml").write_text(
+        f'[[rule]]\nid = "a"\nwhen = "phones > 1"\nscore = {{ imap = 1 }}\n{rule}'
+        f'[[rule]]\nid = "b"\nwhen = "true"\nscore = {{ smtp = 1 }}\n{rule}'
+        f'[[rule]]\nid = "ok"\nwhen = "true"\nscore = {{ imap = 1 }}\n{rule}'
+    )
+    (bad / "b.toml").write_text("[[rule]\n")
+    dup = f'[[rule]]\nid = "dup"\nwhen = "true"\nexclude = ["pop3"]\n{rule}'
+    (bad / "c.toml").write_text(dup)
+    (bad / "d.toml").write_text(dup)
+    code, out, err = run_cli(capsys, "rules", "check", str(bad))
+    assert code == 1
+    assert out == ""
+    lines = err.splitlines()
+    assert "a.toml:3: rule 'a': when: unknown name 'phones'" in lines[0]
+    assert "a.toml:10: rule 'b': score: unknown protocol 'smtp'" in lines[1]
+    assert "b.toml:1: TOML syntax error" in lines[2]
+    assert "d.toml:1: rule 'dup': duplicate id (also at " in lines[3]
+    assert lines[4] == "advisor: 4 error(s) in the rule files"
+    # Elsewhere a rules folder's errors stay one line, with the count of the others.
+    code, _, err = run_cli(capsys, "recommend", "x@gmail.com", "--offline", "--rules", str(bad))
+    assert code == 1
+    assert err.count("\n") == 1
+    assert "(and 3 more: see advisor rules check)" in err
     code, out, _ = run_cli(capsys, "rules", "list", "--lang", "fr")
     assert code == 0
     assert "pop3-one-computer" in out

@@ -43,7 +43,22 @@ _FIELDS = {"id", "when", "score", "exclude", "caveat", "explain", "reference", "
 
 
 class RuleError(AdvisorError):
-    """A rule file is wrong; the message names file, line and rule id."""
+    """A rule file is wrong; the message names file, line and rule id.
+
+    ``errors`` holds every problem found (``advisor rules check`` prints them all);
+    the message is the first, with a count of the others.
+    """
+
+    def __init__(self, message: str, errors: tuple[str, ...] = ()) -> None:
+        self.errors = errors or (message,)
+        more = len(self.errors) - 1
+        super().__init__(
+            message if more == 0 else f"{message} (and {more} more: see advisor rules check)"
+        )
+
+    @classmethod
+    def of(cls, errors: list[str]) -> RuleError:
+        return cls(errors[0], tuple(errors))
 
 
 @dataclass(frozen=True)
@@ -104,15 +119,24 @@ def load_dir(folder: Path, *, names: Mapping[str, type | tuple[type, ...]]) -> l
     if not files:
         raise RuleError(f"{folder}: no *.toml rule files")
     rules: list[Rule] = []
+    errors: list[str] = []
     seen: dict[str, str] = {}
     for path in files:
-        for rule in load_file(path, names=names):
+        try:
+            loaded = load_file(path, names=names)
+        except RuleError as exc:
+            errors.extend(exc.errors)
+            continue
+        for rule in loaded:
             if rule.id in seen:
-                raise RuleError(
+                errors.append(
                     f"{rule.origin}: rule {rule.id!r}: duplicate id (also at {seen[rule.id]})"
                 )
+                continue
             seen[rule.id] = rule.origin
             rules.append(rule)
+    if errors:
+        raise RuleError.of(errors)
     return rules
 
 
@@ -147,9 +171,15 @@ def load_file(path: Path, *, names: Mapping[str, type | tuple[type, ...]]) -> li
         raise RuleError(f"{path}:1: 'rule' must be an array of tables: write [[rule]]")
     starts = [i + 1 for i, line in enumerate(text.splitlines()) if line.strip() == "[[rule]]"]
     rules = []
+    errors: list[str] = []
     for index, table in enumerate(tables):
         start = starts[index] if index < len(starts) else 1
-        rules.append(_rule(path, text, start, table, names))
+        try:
+            rules.append(_rule(path, text, start, table, names))
+        except RuleError as exc:  # one message per rule: its first problem
+            errors.extend(exc.errors)
+    if errors:
+        raise RuleError.of(errors)
     return rules
 
 
