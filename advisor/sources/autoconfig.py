@@ -5,9 +5,10 @@ Lookup order and URLs follow Thunderbird (comm-central
 draft-ietf-mailmaint-autoconfig:
 
 - local folder ``<dir>/<domain>.xml`` (Thunderbird's ``isp/`` folder): trusted;
-- provider: ``https://autoconfig.D/mail/config-v1.1.xml``, then
-  ``https://D/.well-known/autoconfig/mail/config-v1.1.xml``, then the same two
-  over plain HTTP (untrusted: anyone on the path can rewrite them);
+- provider: ``https://autoconfig.D/mail/config-v1.1.xml`` and
+  ``https://D/.well-known/autoconfig/mail/config-v1.1.xml`` together; only when
+  both have failed, the same two over plain HTTP (untrusted: anyone on the path
+  can rewrite them), and never with the address;
 - ISPDB ``<base>/D``; the address is never sent there;
 - MX-derived: the most-preferred MX host reduced to its registrable domain
   (Public Suffix List) and the "next subdomain" (the MX host minus its first
@@ -15,8 +16,13 @@ draft-ietf-mailmaint-autoconfig:
   outlook.com), each tried as provider autoconfig then ISPDB. Untrusted
   unless the MX answer was DNSSEC-validated and every fetch was HTTPS.
 
-Privacy (Thunderbird for Android's default): ``?emailaddress=`` goes only to
-the domain's own hosts, and not at all with ``send_address=False``.
+Privacy: ``?emailaddress=`` goes only to the domain's own hosts over HTTPS, and
+not at all with ``send_address=False`` (Thunderbird for Android's default).
+Thunderbird desktop asks the plain-HTTP URLs at the same time as the HTTPS
+ones, address included, so the address crosses the network in clear on every
+lookup; here a plain-HTTP URL carries no address, is asked only after every
+HTTPS URL failed, and an HTTPS answer that redirects to plain HTTP with the
+address in the new URL is not followed.
 """
 
 from __future__ import annotations
@@ -28,7 +34,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
-from urllib.parse import quote
+from urllib.parse import quote, unquote
 
 from advisor.address import EmailAddress
 from advisor.formats.mozilla import ClientConfig, ConfigError, EmailProvider, parse_client_config
@@ -60,14 +66,41 @@ class Fetched:
 
 
 def provider_urls(address: EmailAddress, *, send_address: bool) -> list[str]:
-    """The provider's own locations, best first (Thunderbird's order)."""
-    domain = address.domain_ascii
-    query = f"?emailaddress={quote(address.address_ascii, safe='@')}" if send_address else ""
-    paths = (
+    """The provider's own locations, best first (Thunderbird's order): HTTPS, then
+    plain HTTP. Only HTTPS URLs carry ``?emailaddress=``: over plain HTTP anyone on
+    the path reads it."""
+    return [*_https_urls(address, send_address=send_address), *_http_urls(address)]
+
+
+def _paths(domain: str) -> tuple[str, str]:
+    return (
         f"autoconfig.{domain}/mail/config-v1.1.xml",
         f"{domain}/.well-known/autoconfig/mail/config-v1.1.xml",
     )
-    return [f"{scheme}://{path}{query}" for scheme in ("https", "http") for path in paths]
+
+
+def _https_urls(address: EmailAddress, *, send_address: bool) -> list[str]:
+    query = f"?emailaddress={quote(address.address_ascii, safe='@')}" if send_address else ""
+    return [f"https://{path}{query}" for path in _paths(address.domain_ascii)]
+
+
+def _http_urls(address: EmailAddress) -> list[str]:
+    return [f"http://{path}" for path in _paths(address.domain_ascii)]
+
+
+def _no_address_in_clear(address: EmailAddress) -> Callable[[str, str], str | None]:
+    """A redirect check: never follow a hop to plain HTTP whose URL holds the address."""
+    forms = {address.address_ascii.lower(), address.address.lower()}
+
+    def check(_from_url: str, to_url: str) -> str | None:
+        if not to_url.lower().startswith("http:"):
+            return None
+        shown = unquote(to_url).lower()
+        if any(form in shown for form in forms):
+            return "redirect to plain HTTP with the address in the URL: not followed"
+        return None
+
+    return check
 
 
 def fetch(
@@ -77,11 +110,14 @@ def fetch(
     source: Source,
     deadline: float,
     timeout: float,
+    redirect_check: Callable[[str, str], str | None] | None = None,
 ) -> Fetched:
     """GET one autoconfig URL and parse it; every outcome is a step, never an exception."""
     from advisor.net.http import FetchStatus
 
-    result = http.request("GET", url, deadline=deadline, timeout=timeout)
+    result = http.request(
+        "GET", url, deadline=deadline, timeout=timeout, redirect_check=redirect_check
+    )
     shown = _strip_query(url)
     if result.status is not FetchStatus.OK:
         status = StepStatus.TIMEOUT if result.status is FetchStatus.TIMEOUT else StepStatus.ERROR
@@ -150,18 +186,29 @@ def first_success(
 def provider_autoconfig(
     address: EmailAddress, *, http: HttpClient, deadline: float, send_address: bool = True
 ) -> SourceResult:
-    tasks: list[Callable[[], Fetched]] = [
-        functools.partial(
-            fetch,
-            http,
-            url,
-            source=Source.AUTOCONFIG,
-            deadline=deadline,
-            timeout=AUTOCONFIG_TIMEOUT,
-        )
-        for url in provider_urls(address, send_address=send_address)
-    ]
-    done, winner = first_success(tasks, deadline=deadline)
+    """The HTTPS URLs together; the plain-HTTP ones (without the address) only if both fail."""
+    check = _no_address_in_clear(address)
+
+    def tasks(urls: list[str]) -> list[Callable[[], Fetched]]:
+        return [
+            functools.partial(
+                fetch,
+                http,
+                url,
+                source=Source.AUTOCONFIG,
+                deadline=deadline,
+                timeout=AUTOCONFIG_TIMEOUT,
+                redirect_check=check,
+            )
+            for url in urls
+        ]
+
+    done, winner = first_success(
+        tasks(_https_urls(address, send_address=send_address)), deadline=deadline
+    )
+    if winner is None and time.monotonic() < deadline:
+        more, winner = first_success(tasks(_http_urls(address)), deadline=deadline)
+        done += more
     return _result(Source.AUTOCONFIG, address, done, winner)
 
 
