@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TextIO
+from typing import Any, Protocol, TextIO
 
 # A validator returns None when the text is acceptable, else a one-line error.
 Validator = Callable[[str], str | None]
@@ -125,7 +125,14 @@ class QuestionaryPrompter:
 
         if instruction:
             self._dim(instruction)
-        answer = questionary.text(message, default=default, validate=check).unsafe_ask()
+        answer = questionary.text(
+            message,
+            validate=check,
+            placeholder=_placeholder(default),
+            key_bindings=_enter_bindings(default, check),
+            # Judged on Enter only: while typing, an unfinished address is no error.
+            validate_while_typing=False,
+        ).unsafe_ask()
         return str(answer)
 
     def select(
@@ -231,6 +238,36 @@ class QuestionaryPrompter:
         else:
             self._out.write(_fit(text) + "\n")
         self._out.flush()
+
+
+def _placeholder(default: str) -> Any:
+    from prompt_toolkit.formatted_text import FormattedText
+
+    return FormattedText([("class:instruction", default)]) if default else None
+
+
+def _enter_bindings(default: str, check: Callable[[str], bool | str]) -> Any:
+    """Enter for a text question whose default is shown as a placeholder, not as text
+    in the line: typing replaces the default (no "1" + "2" = "12"), Enter on an empty
+    line takes it, and a refused answer is cleared so the next try starts empty."""
+    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.validation import ValidationError
+
+    bindings = KeyBindings()
+
+    @bindings.add("enter")
+    def _accept(event: Any) -> None:
+        buffer = event.current_buffer
+        text = buffer.text if buffer.text.strip() else default
+        verdict = check(text)
+        if verdict is not True:
+            buffer.reset()
+            buffer.validation_error = ValidationError(message=str(verdict))
+            return
+        buffer.text = text
+        buffer.validate_and_handle()
+
+    return bindings
 
 
 def _fit(text: str) -> str:

@@ -168,6 +168,33 @@ def test_full_run_in_english(spawn: object, tmp_path: Path) -> None:
     assert "outlook" in (tmp_path / "advisor-answers.toml").read_text()
 
 
+def test_typing_replaces_a_default_and_a_refused_answer(spawn: object, tmp_path: Path) -> None:
+    child = spawn()  # type: ignore[operator]
+    child.expect("Your e-mail address")
+    child.send("jane@wiz\r")  # refused: a single-label domain
+    child.expect("single label")
+    # Starts empty: "jane@wizjane@wiz.test" would be refused again and stop here.
+    child.send(ADDRESS + "\r")
+    for text in NEEDS_EN[:-1]:
+        child.expect(text)
+        child.send("2\r" if text == "How many phones" else "\r")
+    child.expect(NEEDS_EN[-1])
+    child.send("\r")
+    child.expect("Recommended: IMAP")
+    child.expect("Write the configuration files")
+    child.send("n")
+    child.expect("Save your answers")
+    child.send("\r")
+    child.expect("Answers file")
+    child.send("\r")
+    child.expect("Answers saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    saved = (tmp_path / "advisor-answers.toml").read_text()
+    assert "phone = 2\n" in saved  # typed over the default 1, not appended to it
+
+
 def test_full_run_in_french(spawn: object, tmp_path: Path) -> None:
     child = spawn("--lang", "fr", "--no-color")  # type: ignore[operator]
     child.expect("Votre adresse")
