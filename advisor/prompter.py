@@ -184,12 +184,10 @@ class QuestionaryPrompter:
         return [str(v) for v in answer]
 
     def confirm(self, key: str, message: str, *, default: bool, instruction: str = "") -> bool:
-        import questionary
-
         self._end_waiting()
         if instruction:
             self._dim(instruction)
-        return bool(questionary.confirm(message, default=default).unsafe_ask())
+        return bool(_confirm_question(message, default).unsafe_ask())
 
     def integer(
         self,
@@ -238,6 +236,69 @@ class QuestionaryPrompter:
         else:
             self._out.write(_fit(text) + "\n")
         self._out.flush()
+
+
+def _confirm_question(message: str, default: bool) -> Any:
+    """questionary's yes/no question in the user's language: "(o/N)", o for oui as
+    well as y, and "Oui"/"Non" echoed (questionary hard-codes y/n and Yes/No)."""
+    from prompt_toolkit import PromptSession
+    from prompt_toolkit.formatted_text import FormattedText, to_formatted_text
+    from prompt_toolkit.key_binding import KeyBindings
+    from prompt_toolkit.keys import Keys
+    from questionary import Question
+    from questionary.constants import DEFAULT_QUESTION_PREFIX
+    from questionary.styles import merge_styles_default
+
+    from advisor.i18n import _
+
+    # Translators: the key for "yes" (o for oui); y is always accepted too.
+    yes_key = _("y").strip().lower()[:1] or "y"
+    yes_keys = {yes_key, yes_key.upper(), "y", "Y"}
+    words = {True: _("Yes"), False: _("No")}
+    hint = f"({yes_key.upper()}/n) " if default else f"({yes_key}/N) "
+    status: dict[str, bool | None] = {"answer": None}
+    done = {"complete": False}
+
+    def tokens() -> Any:
+        parts = [("class:qmark", DEFAULT_QUESTION_PREFIX), ("class:question", f" {message} ")]
+        if not done["complete"]:
+            parts.append(("class:instruction", hint))
+        answer = status["answer"]
+        if answer is not None:
+            parts.append(("class:answer", words[answer]))
+        return to_formatted_text(FormattedText(parts))
+
+    bindings = KeyBindings()
+
+    def finish(event: Any) -> None:
+        done["complete"] = True
+        event.app.exit(result=status["answer"])
+
+    @bindings.add(Keys.ControlQ, eager=True)
+    @bindings.add(Keys.ControlC, eager=True)
+    def _interrupt(event: Any) -> None:
+        event.app.exit(exception=KeyboardInterrupt, style="class:aborting")
+
+    @bindings.add(Keys.Any)
+    def _key(event: Any) -> None:
+        key = event.data
+        if key in yes_keys or key in ("n", "N"):
+            status["answer"] = key in yes_keys
+            finish(event)
+        # any other key is ignored, as questionary does
+
+    @bindings.add(Keys.ControlH)
+    def _backspace(event: Any) -> None:
+        status["answer"] = None
+
+    @bindings.add(Keys.ControlM, eager=True)
+    def _enter(event: Any) -> None:
+        if status["answer"] is None:
+            status["answer"] = default
+        finish(event)
+
+    session: Any = PromptSession(tokens, key_bindings=bindings, style=merge_styles_default([None]))
+    return Question(session.app)
 
 
 def _placeholder(default: str) -> Any:

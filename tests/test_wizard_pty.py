@@ -144,7 +144,9 @@ def test_full_run_in_english(spawn: object, tmp_path: Path) -> None:
     answer_needs(child, NEEDS_EN)
     child.expect("Recommended: IMAP")
     child.expect("Write the configuration files")
+    child.expect_exact("(Y/n)")
     child.send("\r")
+    child.expect_exact("Yes")
     child.expect("Files for which mail programs")
     child.send("\r")  # Thunderbird and Outlook, from the previous answer
     child.expect("Folder for the files")
@@ -203,7 +205,9 @@ def test_full_run_in_french(spawn: object, tmp_path: Path) -> None:
     child.expect("Ce que la recherche a trouvé")
     child.expect("Recommandé : IMAP")
     child.expect("Écrire maintenant")
-    child.send("\r")
+    child.expect_exact("(O/n)")  # French keys: o for oui
+    child.send("o")
+    child.expect_exact("Oui")
     child.expect("Fichiers pour quels logiciels")
     child.send("\r")
     child.expect("Dossier")
@@ -212,6 +216,7 @@ def test_full_run_in_french(spawn: object, tmp_path: Path) -> None:
     child.send("\r")
     child.expect("Enregistrer vos réponses")
     child.send("n")
+    child.expect_exact("Non")
     child.expect(pexpect.EOF)
     child.close()
     assert child.exitstatus == 0
