@@ -820,7 +820,15 @@ def _print_check(console: "Console", check: object) -> None:
 @app.command()
 def autoconfig(
     domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],
-    out: Annotated[Path, typer.Option("--out", metavar="FILE", help="The file to write.")],
+    out: Annotated[
+        Path,
+        typer.Option(
+            "--out",
+            metavar="FILE|FOLDER",
+            help="The file to write, or a folder to write config-v1.1.xml (autodiscover.xml"
+            " with --format autodiscover) into.",
+        ),
+    ],
     output_format: Annotated[
         str,
         typer.Option(
@@ -856,15 +864,26 @@ def autoconfig(
 
     from advisor.address import normalise_domain
     from advisor.export import domain_config_from_report, parse_server_option
+    from advisor.formats.lint import lint as lint_file
     from advisor.formats.outlook import render_autodiscover
     from advisor.formats.plan import DomainConfig
     from advisor.formats.thunderbird import render_autoconfig
     from advisor.fsutil import write_all
+    from advisor.i18n import _
     from advisor.models import Protocol
 
-    if output_format not in ("mozilla", "autodiscover"):
+    if output_format not in _PUBLISHED_NAMES:
         raise AdvisorError(f"--format {output_format!r}: expected mozilla or autodiscover")
+    if "@" in domain:
+        raise AdvisorError(
+            _("{value!r} is an address: give the domain, not an address (e.g. {domain})").format(
+                value=domain, domain=domain.rpartition("@")[2] or "example.com"
+            )
+        )
     ascii_domain, _unicode = normalise_domain(domain)
+    if out.is_dir():
+        # A folder: the file takes the name clients ask for there.
+        out = out / _PUBLISHED_NAMES[output_format]
     if imap or pop3 or smtp:
         incoming = tuple(parse_server_option(t, Protocol.IMAP) for t in imap or []) + tuple(
             parse_server_option(t, Protocol.POP3) for t in pop3 or []
@@ -885,20 +904,33 @@ def autoconfig(
         from advisor.report import to_json
         from advisor.runner import run_discovery
 
+        # A role address every domain must have (RFC 2142) and no person's: servers
+        # that need ?emailaddress= (automx2 answers 400 without it) then answer, and
+        # the file turns every place it shows up back into a placeholder.
         report = run_discovery(
             f"postmaster@{ascii_domain}",
             nameservers=dns or [],
             ca_file=ca_file,
-            options=Options(timeout=timeout, send_address=False),
+            options=Options(timeout=timeout, send_address=True),
         )
         config = domain_config_from_report(to_json(report))
         if name:
             config = replace(config, display_name=name, short_name=name.split()[0])
     render = render_autoconfig if output_format == "mozilla" else render_autodiscover
     text = render(config)
+    # What we publish must pass our own lint (and so Thunderbird's reading of it):
+    # refuse with lint's reasons before anything is written.
+    problems = lint_file(text.encode(), name=str(out)).errors
+    if problems:
+        reasons = "; ".join(f.message for f in problems)
+        raise AdvisorError(_("nothing written: {reasons}").format(reasons=reasons))
     write_all({out: text.encode()}, force=force)
     sys.stdout.write(f"wrote {out}\n")
     sys.stdout.write(_publishing_steps(config, output_format))
+
+
+# The file name clients ask for, per --format: what --out FOLDER writes.
+_PUBLISHED_NAMES = {"mozilla": "config-v1.1.xml", "autodiscover": "autodiscover.xml"}
 
 
 def _publishing_steps(config: object, output_format: str) -> str:

@@ -9,6 +9,7 @@ network, and nothing ever holds a password.
 from __future__ import annotations
 
 import functools
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
@@ -71,9 +72,13 @@ def pick(candidates: list[dict[str, Any]], protocol: str | None) -> dict[str, An
 def _auth_for(candidate: dict[str, Any], oauth: bool) -> str:
     if oauth:
         return "OAuth2"
-    stated = [a for a in candidate.get("stated_auth") or [] if a != "OAuth2"]
+    stated_all = [str(a) for a in candidate.get("stated_auth") or []]
+    stated = [a for a in stated_all if a != "OAuth2"]
     if stated:
-        return str(stated[0])
+        return stated[0]
+    if stated_all:
+        # The source states OAuth2 and nothing else: a password would be refused.
+        return "OAuth2"
     # Over TLS, a plain password exchange is what every client does by default.
     return "password-cleartext"
 
@@ -185,13 +190,59 @@ def account_plan(
     )
 
 
+# Characters that continue a local part or a host name: a match next to one of them is
+# part of a longer word ("jane" in "jane.doe", "example.com" in "mail.example.com").
+_WORD_CHARS = frozenset("abcdefghijklmnopqrstuvwxyz0123456789._+-")
+
+
+_PLACEHOLDER = re.compile(r"(%[A-Z]+%)")
+
+
+def _replace_words(text: str, word: str, placeholder: str) -> str:
+    """``text`` with every whole-word, case-insensitive occurrence of ``word`` outside
+    the placeholders already there replaced by ``placeholder``."""
+    if not word:
+        return text
+    return "".join(
+        part if _PLACEHOLDER.fullmatch(part) else _replace_in(part, word.lower(), placeholder)
+        for part in _PLACEHOLDER.split(text)
+    )
+
+
+def _replace_in(text: str, needle: str, placeholder: str) -> str:
+    lower = text.lower()
+    out: list[str] = []
+    start = scan = 0
+    while (at := lower.find(needle, scan)) >= 0:
+        end = at + len(needle)
+        before = lower[at - 1] if at else ""
+        after = lower[end] if end < len(lower) else ""
+        if before in _WORD_CHARS or after in _WORD_CHARS:
+            scan = at + 1
+            continue
+        out.append(text[start:at] + placeholder)
+        start = scan = end
+    out.append(text[start:])
+    return "".join(out)
+
+
 def _template(username: str, email: str) -> str:
-    local = email.split("@", 1)[0]
-    if username == email:
-        return "%EMAILADDRESS%"
-    if username == local:
-        return "%EMAILLOCALPART%"
-    return username
+    """A login written for one address turned back into the domain's template.
+
+    Discovery for a domain runs with a synthetic address (``postmaster@D``) and the
+    sources expand their placeholders with it: every place where the address or its
+    local part appears becomes the placeholder again, so the file serves every user
+    (``CORP\\postmaster`` -> ``CORP\\%EMAILLOCALPART%``). The domain becomes
+    ``%EMAILDOMAIN%`` only in a login that names the user (``D\\postmaster`` ->
+    ``%EMAILDOMAIN%\\%EMAILLOCALPART%``): in a shared login (``relay@D``) or inside a
+    longer host name (``mail.D``) it does not stand for the address's domain.
+    """
+    local, _, domain = email.rpartition("@")
+    text = _replace_words(username, email, "%EMAILADDRESS%")
+    text = _replace_words(text, local, "%EMAILLOCALPART%")
+    if "%EMAILLOCALPART%" in text and "%EMAILLOCALPART%" not in username:
+        text = _replace_words(text, domain, "%EMAILDOMAIN%")
+    return text
 
 
 def domain_config_from_plan(plan: AccountPlan) -> DomainConfig:

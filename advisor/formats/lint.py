@@ -55,9 +55,16 @@ import xml.etree.ElementTree as ET
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
+from typing import Protocol as Protocol_
 
 import defusedxml.ElementTree as DefusedET
 
+from advisor.formats.autodiscover import (
+    DEFAULT_PORTS,
+    AutodiscoverError,
+    AutodiscoverProtocol,
+    parse_response,
+)
 from advisor.formats.mozilla import (
     AUTH_METHODS,
     ClientConfig,
@@ -197,7 +204,11 @@ class _Section:
 
 
 def lint(data: bytes, *, name: str) -> LintReport:
-    """Check one autoconfig document; ``name`` starts a parse error's message."""
+    """Check one autoconfig document, or an Autodiscover POX answer (what
+    ``advisor autoconfig --format autodiscover`` writes); ``name`` starts a parse
+    error's message."""
+    if _root_name(data) == "Autodiscover":
+        return lint_pox(data)
     try:
         config = parse_client_config(data, source_name=name)
     except ConfigError as exc:
@@ -407,8 +418,15 @@ def _check_auth(s: _Section, found: _Findings) -> None:
         )
 
 
+class _Located(Protocol_):
+    @property
+    def label(self) -> str: ...
+    @property
+    def where(self) -> str: ...
+
+
 def _check_port(
-    s: _Section, protocol: Protocol, port: int, security: Security | None, found: _Findings
+    s: _Located, protocol: Protocol, port: int, security: Security | None, found: _Findings
 ) -> None:
     owner = _IMPLICIT_TLS.get(port) or _STARTS_PLAIN.get(port)
     if owner is None:
@@ -722,3 +740,111 @@ def to_json(report: LintReport, *, file: str) -> dict[str, object]:
         return [{"code": f.code, "message": f.message, "where": f.where} for f in findings]
 
     return {"file": file, "errors": items(report.errors), "warnings": items(report.warnings)}
+
+
+# --- Autodiscover POX ------------------------------------------------------------------------
+#
+# The same judgement for the Outlook answer (MS-OXDSCLI §2.2.4), read the way
+# advisor.formats.autodiscover reads server answers (must-ignore, both namespace
+# spellings, BOM): ``parse``, ``pox-error`` (an <Error> answer), ``redirect`` (a
+# redirect that goes nowhere usable), ``host``, ``port-security``, ``port-protocol``,
+# ``placeholder`` (POX has no placeholders: a %EMAILADDRESS% LoginName is sent as
+# written), ``no-incoming``, ``no-outgoing``; warnings ``non-standard-port``,
+# ``plaintext-first``, ``port-security`` (SSL "on" without <Encryption> on a STARTTLS
+# port: Outlook tries TLS first, Thunderbird reads STARTTLS; say which with
+# <Encryption>) and ``ignored``.
+
+_ROOT_TAG: Final = re.compile(rb"<(?![?!/])([A-Za-z_][A-Za-z0-9_.:-]{0,60})")
+
+
+def _root_name(data: bytes) -> str | None:
+    head = re.sub(rb"<!--.*?-->", b"", data[:8192], flags=re.DOTALL)
+    match = _ROOT_TAG.search(head)
+    return None if match is None else match.group(1).decode("ascii").rpartition(":")[2]
+
+
+@dataclass(frozen=True)
+class _PoxPlace:
+    label: str
+    where: str
+
+
+def lint_pox(data: bytes) -> LintReport:
+    """Check one Autodiscover POX response (MS-OXDSCLI)."""
+    try:
+        answer = parse_response(data)
+    except AutodiscoverError as exc:
+        return LintReport(
+            errors=(Finding("parse", _one_line(str(exc)), "Autodiscover"),), warnings=()
+        )
+    found = _Findings()
+    if answer.error is not None:
+        code, message = answer.error
+        found.error(
+            "pox-error", "Response", f"an error answer ({_show(code)}: {_show(message, 80)})"
+        )
+    if answer.action in ("redirectAddr", "redirectUrl"):
+        if answer.redirect is None:
+            found.error("redirect", "Account", f"{answer.action} without a usable target")
+        elif answer.action == "redirectUrl" and not answer.redirect.lower().startswith("https:"):
+            found.error(
+                "redirect", "Account", "redirectUrl over plain http: clients follow https only"
+            )
+        _pox_notes(answer.ignored, found)
+        return LintReport(errors=tuple(found.errors), warnings=tuple(found.warnings))
+    mail = answer.mail_protocols
+    index = {id(p): i for i, p in enumerate(answer.protocols, start=1)}
+    for p in mail:
+        _check_pox_protocol(p, f"Account/Protocol[{index[id(p)]}]", found)
+    exchange = any(p.type in ("EXCH", "EXPR", "EXHTTP") for p in answer.protocols)
+    incoming = [p for p in mail if p.protocol is not Protocol.SMTP and p.server]
+    outgoing = [p for p in mail if p.protocol is Protocol.SMTP and p.server]
+    if answer.error is None and not incoming and not exchange:
+        found.error("no-incoming", "Account", "no usable IMAP, POP3 or Exchange server")
+    elif incoming and not outgoing:
+        found.error("no-outgoing", "Account", "IMAP/POP3 but no usable SMTP server")
+    for side in (incoming, outgoing):
+        first = side[0] if side else None
+        if first is not None and first.security() is Security.PLAIN:
+            found.warn(
+                "plaintext-first",
+                f"Account/Protocol[{index[id(first)]}]",
+                f"{first.type} {_bare(first.server or '', 60)}: the preferred server is"
+                " unencrypted: the password and mail cross the network in clear text",
+            )
+    _pox_notes(answer.ignored, found)
+    return LintReport(errors=tuple(found.errors), warnings=tuple(found.warnings))
+
+
+def _check_pox_protocol(p: AutodiscoverProtocol, where: str, found: _Findings) -> None:
+    protocol, security = p.protocol, p.security()
+    if protocol is None or security is None:  # not a mail protocol: nothing to judge
+        return
+    if not p.server:
+        found.error("host", where, f"{p.type}: no usable <Server>")
+        return
+    port = p.port or DEFAULT_PORTS[(protocol, security)]
+    place = _PoxPlace(f"{p.type} {_bare(p.server, 60)}:{port}", where)
+    if p.login_name and _ANY_PLACEHOLDER.search(p.login_name):
+        found.error(
+            "placeholder",
+            where,
+            f"{place.label}: LoginName {_show(p.login_name)}: POX has no placeholders,"
+            " Outlook sends it as written",
+        )
+    if p.encryption is None and security is Security.SSL and port in _STARTS_PLAIN:
+        found.warn(
+            "port-security",
+            where,
+            f"{place.label}: SSL on without <Encryption> on port {port}, which starts in"
+            " plain text: Outlook tries implicit TLS, Thunderbird STARTTLS; add"
+            " <Encryption>TLS</Encryption> (MS-OXDSCLI: it overrides SSL)",
+        )
+        security = Security.STARTTLS
+    _check_port(place, protocol, port, security, found)
+
+
+def _pox_notes(notes: tuple[str, ...], found: _Findings) -> None:
+    for note in notes:
+        if "without a usable <Server>" not in note:
+            found.warn("ignored", "Autodiscover", note)
