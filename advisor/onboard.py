@@ -199,6 +199,7 @@ class EmployeeCsv:
         self.path = path
         self.base = base
         self.default_lang = default_lang
+        self.encoding = _csv_encoding(path)
         with self._open() as handle:
             first = handle.readline()
         if not first.strip():
@@ -206,28 +207,34 @@ class EmployeeCsv:
         counts = {d: first.count(d) for d in (",", ";", "\t")}
         self.delimiter = max(counts, key=lambda d: (counts[d], d == ","))
         header = next(csv.reader([first], delimiter=self.delimiter))
-        self.columns = [h.strip().lower().lstrip("\ufeff") for h in header]
+        self.raw_columns = [h.strip().lstrip("\ufeff") for h in header]
+        self.columns = [_column_name(h) for h in self.raw_columns]
         self._check_header()
 
     def _open(self) -> IO[str]:
         try:
-            # surrogateescape: a row that is not UTF-8 is reported and skipped, not fatal.
-            return self.path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+            # surrogateescape: a row that cannot be decoded is reported and skipped, not fatal.
+            return self.path.open(encoding=self.encoding, errors="surrogateescape", newline="")
         except OSError as exc:
             raise AdvisorError(f"{self.path}: cannot read: {exc.strerror}") from None
 
     def _check_header(self) -> None:
         where = f"{self.path}: line 1"
         if not _utf8(self.columns):
-            raise AdvisorError(f"{where}: the header is not UTF-8 text (save the CSV as UTF-8)")
+            raise AdvisorError(f"{where}: the header is not text (save the CSV as UTF-8)")
+        if self.raw_columns and _looks_like_address(self.raw_columns[0]):
+            raise AdvisorError(
+                f"{where}: the first line must be a header such as 'email,name,lang',"
+                f" not an employee ({self.raw_columns[0]!r})"
+            )
         seen: set[str] = set()
-        for column in self.columns:
+        for column, raw in zip(self.columns, self.raw_columns, strict=True):
             if column in seen:
-                raise AdvisorError(f"{where}: column {column!r} appears twice")
+                raise AdvisorError(f"{where}: column {raw!r} appears twice")
             seen.add(column)
             if column not in KNOWN_COLUMNS:
                 raise AdvisorError(
-                    f"{where}: unknown column {column!r} (known: {', '.join(KNOWN_COLUMNS)})"
+                    f"{where}: unknown column {raw!r} (known: {', '.join(KNOWN_COLUMNS)})"
                 )
         if "email" not in seen:
             raise AdvisorError(
@@ -292,7 +299,7 @@ class EmployeeCsv:
             return BadRow(line, shown[:MAX_VALUE], safe_name[:MAX_NAME], lang_cell[:8], message)
 
         if not _utf8(row):
-            return bad("not UTF-8 text (save the CSV as UTF-8)")
+            return bad("not UTF-8 or Windows-1252 text (save the CSV as UTF-8)")
         if len(row) > len(self.columns) and any(c.strip() for c in row[len(self.columns) :]):
             return bad(f"{len(row)} values, but the header has {len(self.columns)} columns")
         for column, value in cells.items():
@@ -332,6 +339,63 @@ class EmployeeCsv:
             lang=lang,
             needs=needs,
         )
+
+
+# Header names as people write them, in English and French (Excel templates, HR
+# exports): each maps to our column. Compared lower-case, accents kept.
+COLUMN_ALIASES = {
+    "e-mail": "email",
+    "mail": "email",
+    "courriel": "email",
+    "adresse": "email",
+    "email address": "email",
+    "e-mail address": "email",
+    "adresse e-mail": "email",
+    "adresse email": "email",
+    "adresse mail": "email",
+    "adresse électronique": "email",
+    "full name": "name",
+    "nom": "name",
+    "nom complet": "name",
+    "language": "lang",
+    "langue": "lang",
+    "programs": "clients",
+    "logiciels": "clients",
+    "appareils": "devices",
+}
+_CSV_SNIFF_CHUNK = 1 << 20
+
+
+def _column_name(header: str) -> str:
+    name = " ".join(header.lower().split())
+    return COLUMN_ALIASES.get(name, name)
+
+
+def _looks_like_address(cell: str) -> bool:
+    try:
+        parse_address(cell)
+    except AdvisorError:
+        return False
+    return True
+
+
+def _csv_encoding(path: Path) -> str:
+    """UTF-8 (with or without a BOM) when the whole file decodes as UTF-8, else
+    Windows-1252: what Excel writes for "CSV (separated by semicolons)" in Western
+    European locales. One streaming pass, before the rows are read."""
+    import codecs
+
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with path.open("rb") as handle:
+            while chunk := handle.read(_CSV_SNIFF_CHUNK):
+                decoder.decode(chunk)
+            decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return "cp1252"
+    except OSError as exc:
+        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    return "utf-8-sig"
 
 
 def _utf8(values: Sequence[str]) -> bool:

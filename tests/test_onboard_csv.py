@@ -102,8 +102,40 @@ def test_semicolons_and_a_byte_order_mark_as_excel_writes_them(tmp_path: Path) -
     assert (ana.name, ana.lang) == ("Ana, Lima", "fr")
 
 
-def test_a_row_that_is_not_utf8_is_one_bad_row(tmp_path: Path) -> None:
-    data = b"email,name\nana@example.com,Ana\nbob@example.com,Andr\xe9\nc@example.com,C\n"
+def test_french_excel_csv_in_windows_1252_with_french_headers(tmp_path: Path) -> None:
+    # What Excel (French Windows) saves as "CSV (séparateur : point-virgule)".
+    data = (
+        "Courriel;Nom;Langue\r\nzoe@gmx.com;Zoé Lefèvre;fr\r\nandre@example.com;André Œuvre;\r\n"
+    ).encode("cp1252")
+    rows = employees(tmp_path, data)
+    assert [(r.email, r.name, r.lang) for r in rows if isinstance(r, Employee)] == [
+        ("zoe@gmx.com", "Zoé Lefèvre", "fr"),
+        ("andre@example.com", "André Œuvre", "en"),
+    ]
+
+
+@pytest.mark.parametrize(
+    "header",
+    ["Email;Nom;Langue", "mail,name", "E-mail,Name", "Adresse e-mail;Nom complet", "ADRESSE;nom"],
+)
+def test_header_aliases(tmp_path: Path, header: str) -> None:
+    sep = ";" if ";" in header else ","
+    extra = sep.join([""] * (header.count(sep)))
+    (row,) = employees(tmp_path, f"\ufeff{header}\nana@example.com{extra}\n")
+    assert isinstance(row, Employee)
+    assert row.email == "ana@example.com"
+
+
+def test_a_file_without_a_header_line_says_so(tmp_path: Path) -> None:
+    with pytest.raises(AdvisorError) as info:
+        employees(tmp_path, "zoe@gmx.com,Zoé\nana@example.com,Ana\n")
+    assert "the first line must be a header such as 'email,name,lang'" in str(info.value)
+    assert "unknown column" not in str(info.value)
+
+
+def test_a_row_that_is_not_text_is_one_bad_row(tmp_path: Path) -> None:
+    # 0x81 is undefined in Windows-1252 too: that row, alone, cannot be read.
+    data = b"email,name\nana@example.com,Ana\nbob@example.com,Andr\x81\nc@example.com,C\n"
     rows = employees(tmp_path, data)
     assert [type(r).__name__ for r in rows] == ["Employee", "BadRow", "Employee"]
     bad = rows[1]
