@@ -979,9 +979,13 @@ def lint(
     json_output: Annotated[bool, typer.Option("--json", help="Print one JSON document.")] = False,
 ) -> None:
     """Semantic checks of autoconfig XML that no XML parser does."""
+    from advisor.formats.lint import Finding, LintReport, lint_text_report
     from advisor.formats.lint import lint as lint_file
-    from advisor.formats.lint import lint_text_report
     from advisor.formats.lint import to_json as lint_json
+
+    def unreadable(message: str) -> LintReport:
+        # A file that cannot be read is that file's error: the others are still checked.
+        return LintReport(errors=(Finding("unreadable", message, "file"),), warnings=())
 
     reports = []
     for path in files:
@@ -989,9 +993,11 @@ def lint(
             size = path.stat().st_size
             data = path.read_bytes() if size <= 4 * 1024 * 1024 else b""
         except OSError as exc:
-            raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+            reports.append((str(path), unreadable(f"cannot read: {exc.strerror}")))
+            continue
         if size > 4 * 1024 * 1024:
-            raise AdvisorError(f"{path}: larger than 4 MiB; not an autoconfig file")
+            reports.append((str(path), unreadable("larger than 4 MiB; not an autoconfig file")))
+            continue
         reports.append((str(path), lint_file(data, name=str(path))))
     if json_output:
         import json

@@ -339,6 +339,36 @@ def test_lint_cli_over_ispdb_samples(capsys: pytest.CaptureFixture[str]) -> None
     assert code == 0
 
 
+def test_lint_checks_every_file_even_after_a_missing_one(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    good = tmp_path / "good.xml"
+    bad = tmp_path / "bad.xml"
+    good.write_text(
+        '<clientConfig version="1.1"><emailProvider id="example.test">'
+        "<domain>example.test</domain>"
+        '<incomingServer type="imap"><hostname>imap.example.test</hostname><port>993</port>'
+        "<socketType>SSL</socketType><username>%EMAILADDRESS%</username>"
+        "<authentication>password-cleartext</authentication></incomingServer>"
+        '<outgoingServer type="smtp"><hostname>smtp.example.test</hostname><port>465</port>'
+        "<socketType>SSL</socketType><username>%EMAILADDRESS%</username>"
+        "<authentication>password-cleartext</authentication></outgoingServer>"
+        "</emailProvider></clientConfig>"
+    )
+    bad.write_text("<clientConfig>")
+    missing = tmp_path / "missing.xml"
+    code, out, err = run_cli(capsys, "lint", str(good), str(bad), str(missing), "--json")
+    assert code == 1
+    assert err == ""
+    files = {Path(f["file"]).name: f for f in json.loads(out)["files"]}
+    assert files["good.xml"]["errors"] == []
+    assert files["bad.xml"]["errors"][0]["code"] == "parse"
+    assert files["missing.xml"]["errors"][0]["code"] == "unreadable"
+    code, out, _ = run_cli(capsys, "lint", str(missing), str(good))
+    assert code == 1
+    assert "missing.xml: error [unreadable] file: cannot read" in out
+
+
 @pytest.mark.lab
 def test_autoconfig_from_live_discovery(
     lab: Any, capsys: pytest.CaptureFixture[str], tmp_path: Path
