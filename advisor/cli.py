@@ -1011,6 +1011,76 @@ def lint(
     raise typer.Exit(EXIT_USER_ERROR if failed else EXIT_OK)
 
 
+@app.command()
+def check(
+    domains: Annotated[
+        list[str] | None,
+        typer.Argument(metavar="DOMAIN...", help="Mail domains to check, e.g. example.com."),
+    ] = None,
+    domains_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--domains",
+            metavar="FILE",
+            help="Check the domains of FILE (one per line); prints one JSON document per"
+            " line as each finishes.",
+        ),
+    ] = None,
+    jobs: Annotated[
+        int, typer.Option("--jobs", metavar="N", min=1, max=256, help="Domains checked at once.")
+    ] = 8,
+    json_output: Annotated[
+        bool, typer.Option("--json", help="Print JSON (advisor.check/1).")
+    ] = False,
+    html_file: Annotated[
+        Path | None,
+        typer.Option("--html", metavar="FILE", help="Also write a self-contained HTML report."),
+    ] = None,
+    force: Annotated[bool, typer.Option("--force", help="Replace the HTML file.")] = False,
+    lang: LangOpt = "",
+    dns: DnsOpt = None,
+    ca_file: CaFileOpt = None,
+    timeout: TimeoutOpt = 10.0,
+    ispdb_url: IspdbOpt = "https://autoconfig.thunderbird.net/v1.1/",
+    config_dir: ConfigDirOpt = None,
+    no_progress: Annotated[
+        bool, typer.Option("--no-progress", help="No progress bar (shown only on a terminal).")
+    ] = False,
+    debug: DebugOpt = False,
+) -> None:
+    """What Thunderbird, Thunderbird for Android, Outlook and Apple Mail do with a domain."""
+    _set_debug(debug)
+    from advisor.check.cli import run_check
+    from advisor.discovery import Options
+    from advisor.i18n import set_language
+
+    if lang:
+        set_language(_lang(lang))
+    if not domains and domains_file is None:
+        raise typer.BadParameter("give DOMAIN... or --domains FILE", param_hint="DOMAIN")
+    options = Options(
+        timeout=timeout,
+        ispdb_url=ispdb_url,
+        config_dir=config_dir,
+        autodiscover_v2_url=os.environ.get(
+            "ADVISOR_AUTODISCOVER_V2_URL", Options.autodiscover_v2_url
+        ),
+    )
+    code = run_check(
+        list(domains or []),
+        domains_file=domains_file,
+        jobs=jobs,
+        json_output=json_output,
+        html_file=html_file,
+        force=force,
+        nameservers=dns or [],
+        ca_file=ca_file,
+        options=options,
+        progress=not no_progress and sys.stderr.isatty(),
+    )
+    raise typer.Exit(code)
+
+
 def _client_kinds(values: list[str]) -> list[str]:
     out = []
     for value in values:

@@ -245,6 +245,13 @@ class Discovery:
         finally:
             self.cancel()
 
+    @property
+    def source_results(self) -> tuple[SourceResult, ...]:
+        """What each configuration source said, in the order they finished: the facts
+        ``advisor check`` replays each mail client's own rules over (after :meth:`run`)."""
+        with self._lock:
+            return tuple(self._results)
+
     def cancel(self) -> None:
         """Abandon every probe still running: its sockets are shut down at once."""
         self._cancel.set()

@@ -1,0 +1,204 @@
+"""Run ``advisor check`` for one domain, or for many with a bounded number at once.
+
+One discovery per domain (every source, every probe waited for, so each
+client's order can be replayed), the autoconfig file fetched once more when
+there is one (see :mod:`advisor.check.facts`), then the pure simulations and
+publication checks. Clients (DNS, TLS context, HTTP) are built once and
+shared by every domain of a batch.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import quote
+
+from advisor.address import EmailAddress, normalise_domain
+from advisor.check.clients import simulate
+from advisor.check.facts import Facts, Refetch
+from advisor.check.model import CheckReport
+from advisor.check.publication import publication
+from advisor.errors import AdvisorError
+from advisor.models import Source
+
+if TYPE_CHECKING:
+    import ssl
+
+    from advisor.discovery import Options
+    from advisor.net.http import HttpClient
+    from advisor.net.resolver import DnsClient
+
+# The synthetic mailbox: RFC 5321 §4.5.1 makes postmaster@ exist at every mail domain.
+LOCAL_PART = "postmaster"
+# Thunderbird's own timeout for a provider's autoconfig file (FetchConfig: 5 s).
+REFETCH_TIMEOUT = 5.0
+MAX_DOMAINS_LINE = 1_000  # characters: longer lines in --domains are not domains
+
+
+@dataclass(frozen=True)
+class Environment:
+    """The shared clients of a check run; build with :func:`environment`."""
+
+    dns: DnsClient
+    tls: ssl.SSLContext
+    http: HttpClient | None
+    options: Options
+
+
+def environment(
+    *, nameservers: Iterable[str] = (), ca_file: Path | None = None, options: Options | None = None
+) -> Environment:
+    from advisor.discovery import Options
+    from advisor.net.http import HttpClient
+    from advisor.net.resolver import DnsClient, parse_nameservers
+    from advisor.net.trust import client_context
+
+    options = replace(options or Options(), wait_all=True)
+    dns = DnsClient(parse_nameservers(list(nameservers)))
+    context = client_context(ca_file)
+    http = None if options.offline else HttpClient(dns, context)
+    return Environment(dns, context, http, options)
+
+
+def check_domain(domain: str, env: Environment) -> CheckReport:
+    """Discover ``postmaster@domain`` and replay every client; AdvisorError on a bad name."""
+    from advisor.discovery import Discovery
+
+    ascii_domain, unicode_domain = normalise_domain(domain)
+    address = EmailAddress(LOCAL_PART, unicode_domain, ascii_domain)
+    started = time.monotonic()
+    engine = Discovery(
+        address, dns=env.dns, tls_context=env.tls, http=env.http, options=env.options
+    )
+    report = engine.run()
+    results = engine.source_results
+    facts = Facts(ascii_domain, unicode_domain, report, results)
+    facts = _refetch_autoconfig(facts, address, env)
+    clients = simulate(facts)
+    checks = publication(facts)
+    elapsed = (time.monotonic() - started) * 1000
+    return CheckReport(
+        unicode_domain, ascii_domain, clients, checks, round(elapsed, 1), live=report.live
+    )
+
+
+def _refetch_autoconfig(facts: Facts, address: EmailAddress, env: Environment) -> Facts:
+    """The published file once more: without ?emailaddress= (as Thunderbird for Android
+    asks), and its bytes for ``lint``. Nothing is asked when there is no such file."""
+    result = facts.source(Source.AUTOCONFIG)
+    if env.http is None or result is None or not result.servers or not result.origin:
+        return facts
+    from advisor.formats.lint import lint
+    from advisor.net.http import FetchStatus
+
+    url = result.origin
+    deadline = time.monotonic() + REFETCH_TIMEOUT
+    bare = env.http.request("GET", url, deadline=deadline, timeout=REFETCH_TIMEOUT)
+    status = bare.http_status if bare.status is FetchStatus.OK else None
+    body = bare.body if status == 200 else None
+    if body is None and env.options.send_address:
+        query = f"?emailaddress={quote(address.address_ascii, safe='@')}"
+        deadline = time.monotonic() + REFETCH_TIMEOUT
+        full = env.http.request("GET", url + query, deadline=deadline, timeout=REFETCH_TIMEOUT)
+        if full.status is FetchStatus.OK and full.http_status == 200:
+            body = full.body
+    refetch = Refetch(url, body, status, bare.detail, bare.trusted and status == 200)
+    report = lint(body, name=url) if body is not None else None
+    return replace(facts, refetch=refetch, lint=report)
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """One line of a batch: the report, or why the domain could not be checked."""
+
+    line: int
+    domain: str
+    report: CheckReport | None
+    error: str | None = None
+
+
+def read_domains(path: Path) -> Iterator[tuple[int, str]]:
+    """``(line number, domain)`` for each non-empty, non-comment line, read as a stream."""
+    try:
+        handle = path.open(encoding="utf-8-sig", errors="strict", newline="")
+    except OSError as exc:
+        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    with handle:
+        number = 0
+        while True:
+            try:
+                line = handle.readline(MAX_DOMAINS_LINE + 1)
+            except UnicodeDecodeError:
+                raise AdvisorError(f"{path}: line {number + 1}: not UTF-8 text") from None
+            except OSError as exc:
+                raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+            if not line:
+                return
+            number += 1
+            if len(line) > MAX_DOMAINS_LINE and not line.endswith("\n"):
+                raise AdvisorError(
+                    f"{path}: line {number}: longer than {MAX_DOMAINS_LINE}"
+                    " characters; one domain per line"
+                )
+            text = line.split("#", 1)[0].strip()
+            if text:
+                yield number, text
+
+
+def check_many(
+    domains: Iterable[tuple[int, str]],
+    env: Environment,
+    *,
+    jobs: int,
+    on_done: Callable[[Outcome], None],
+) -> tuple[int, int]:
+    """Check every domain, ``jobs`` at a time, calling ``on_done`` (from this thread) as
+    each finishes. At most ``2 * jobs`` domains are in flight: memory stays flat
+    however long the list. Returns (checked, failed)."""
+    done_lock = threading.Lock()
+    finished: list[Outcome] = []
+    ready = threading.Condition(done_lock)
+    in_flight = 0
+    checked = failed = 0
+
+    def work(line: int, domain: str) -> Outcome:
+        try:
+            return Outcome(line, domain, check_domain(domain, env))
+        except AdvisorError as exc:
+            return Outcome(line, domain, None, str(exc))
+
+    def collect(future: Future[Outcome]) -> None:
+        with ready:
+            finished.append(future.result())
+            ready.notify()
+
+    def drain(limit: int) -> None:
+        nonlocal in_flight, checked, failed
+        with ready:
+            while in_flight > limit and not finished:
+                ready.wait()
+            batch = finished[:]
+            finished.clear()
+            in_flight -= len(batch)
+        for outcome in batch:
+            checked += 1
+            failed += outcome.report is None
+            on_done(outcome)
+
+    with ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="check") as pool:
+        for line, domain in domains:
+            drain(2 * jobs - 1)
+            with ready:
+                in_flight += 1
+            pool.submit(work, line, domain).add_done_callback(collect)
+        while True:
+            with ready:
+                if in_flight == 0:
+                    break
+            drain(0)
+    return checked, failed
