@@ -799,6 +799,7 @@ def _print_check(console: "Console", check: object) -> None:
         Result.OK: ("✓", "green"),
         Result.SKIPPED: ("-", "dim"),
         Result.OAUTH2_REQUIRED: ("!", "yellow"),
+        Result.UNTESTED: ("?", "yellow"),
     }.get(check.result, ("✗", "red"))
     line = Text(f"{mark} ", style=style)
     line.append(f"{check.target.role:<9} {check.target.label}", style="bold")

@@ -86,6 +86,11 @@ MAX_CONFIG_BYTES = 1 << 20
 OAUTH_MECHANISMS = ("XOAUTH2", "OAUTHBEARER")
 # Password mechanisms we speak, preferred first. PLAIN carries UTF-8 as is.
 PASSWORD_MECHANISMS = ("PLAIN", "LOGIN")
+# A configuration's stated method -> the one SASL mechanism that tests it (Thunderbird:
+# "encrypted password" is CRAM-MD5). GSSAPI, TLS-client-cert... are not testable here.
+_METHOD_MECHANISMS = {"NTLM": "NTLM", "password-encrypted": "CRAM-MD5"}
+# Mechanisms where the server speaks first: no initial response (RFC 4954 §4).
+_SERVER_FIRST = frozenset({"LOGIN", "CRAM-MD5"})
 
 
 class Result(StrEnum):
@@ -95,6 +100,7 @@ class Result(StrEnum):
     UNREACHABLE = "unreachable"  # no address, no connection, or no answer in time
     OAUTH2_REQUIRED = "oauth2-required"  # password not sent: the server wants a token
     SKIPPED = "skipped"  # not tried: an earlier login failed
+    UNTESTED = "untested"  # the configuration's sign-in method is one advisor cannot test
     ERROR = "error"  # the server misbehaved, or offers no way to log in we can use
 
 
@@ -110,6 +116,9 @@ class Target:
     username: str
     url: str | None = None  # EWS
     oauth2_required: bool = False  # the provider is known to take only OAuth2 here
+    # The sign-in method the configuration states (Mozilla words: "NTLM", "GSSAPI",
+    # "password-encrypted"...); None or "password-cleartext": a password mechanism.
+    auth: str | None = None
 
     @property
     def label(self) -> str:
@@ -154,6 +163,12 @@ def _oauth_only(auth: Sequence[str]) -> bool:
     return bool(names) and names <= {"oauth2", "xoauth2", "oauthbearer"}
 
 
+def _stated_method(auth: Sequence[str]) -> str | None:
+    """The method a client takes from a source's list (the first; OAuth2 is handled
+    by ``oauth2_required``)."""
+    return next((str(a) for a in auth if str(a) != "OAuth2"), None)
+
+
 def targets_from_report(report: Mapping[str, Any], protocol: str | None = None) -> list[Target]:
     """The servers an export of this discovery report would configure."""
     from advisor.export import pick
@@ -180,6 +195,7 @@ def targets_from_report(report: Mapping[str, Any], protocol: str | None = None) 
                     security=str(c["security"]),
                     username=str(c.get("username") or address),
                     oauth2_required=oauth or _oauth_only(c.get("stated_auth") or ()),
+                    auth=_stated_method(c.get("stated_auth") or ()),
                 )
             )
     ews = (report.get("exchange") or {}).get("ews_url")
@@ -235,6 +251,7 @@ def _targets_from_autoconfig(
             security=str(s.security),
             username=s.username or parsed.address_ascii,
             oauth2_required=_oauth_only(s.auth),
+            auth=_stated_method(s.auth),
         )
         for s in (*provider.incoming, *provider.outgoing)
         if s.protocol is not None and s.hostname and s.port and s.security is not None
@@ -259,6 +276,8 @@ def _targets_from_autodiscover(
             port=endpoint.port,
             security=str(endpoint.security),
             username=p.login_name or parsed.address_ascii,
+            # MS-OXDSCLI SPA: Secure Password Authentication, i.e. NTLM.
+            auth="NTLM" if p.spa else None,
         )
         for p in response.protocols
         if (endpoint := p.endpoint()) is not None
@@ -542,8 +561,31 @@ class _Session:
                 Result.OAUTH2_REQUIRED,
                 f"{why}: the password was not sent; give an access token with --oauth-token-stdin",
             )
+        stated = _METHOD_MECHANISMS.get(self.target.auth or "")
+        if stated is None and self.target.auth not in (None, "password-cleartext"):
+            raise _Failed(
+                Result.UNTESTED,
+                f"the configuration signs in with {self.target.auth}, which advisor cannot"
+                " test: nothing was sent; try it in the mail program itself",
+            )
         if self.options.password is None:
             raise _Failed(Result.ERROR, "no password was given")
+        if stated is not None:
+            # The file's method, or nothing: a silent PLAIN would test another setup.
+            if stated not in offered:
+                raise _Failed(
+                    Result.ERROR,
+                    f"the configuration signs in with {self.target.auth}, but the server does"
+                    f" not offer {stated} (offered: {' '.join(offered) or 'none'}): the"
+                    " password was not sent",
+                )
+            if stated == "NTLM" and _spnego() is None:
+                raise _Failed(
+                    Result.UNTESTED,
+                    "the configuration signs in with NTLM, which advisor tests with pyspnego:"
+                    " install it (pip install 'mail-setup-advisor[exchange]'); nothing was sent",
+                )
+            return stated, self.options.password
         if password_ways:
             return password_ways[0], self.options.password
         if login_command:
@@ -586,6 +628,10 @@ class _Session:
         (RFC 7628 §3.2.3, Google's XOAUTH2), answered with the dummy reply that
         lets it send its failure (never the secret again).
         """
+        if mechanism == "NTLM":
+            return self._ntlm_steps(secret)
+        if mechanism == "CRAM-MD5":
+            return self._cram_md5_step(secret)
         if mechanism == "LOGIN":
             answers = [self.user.encode(), secret.reveal().encode()]
         else:
@@ -595,6 +641,44 @@ class _Session:
 
         def step(_challenge: bytes) -> bytes:
             return answers.pop(0) if answers else after
+
+        return step
+
+    def _ntlm_steps(self, secret: Secret) -> Callable[[bytes], bytes]:
+        """NTLM over SASL (MS-SMTPNTLM, MS-OXIMAP4 NTLM): NEGOTIATE, then the
+        AUTHENTICATE message answering the server's CHALLENGE; ``DOMAIN\\user`` or a
+        UPN as the user name. The password itself never goes on the wire."""
+        spnego = _spnego()
+        assert spnego is not None  # plan() checked
+        service = {"imap": "imap", "pop3": "pop", "smtp": "smtp"}[self.target.protocol]
+        context = spnego.client(
+            self.user,
+            secret.reveal(),
+            hostname=self.target.host,
+            service=service,
+            protocol="ntlm",
+        )
+
+        def step(challenge: bytes) -> bytes:
+            if context.complete:
+                return b""
+            try:
+                return bytes(context.step(challenge or None) or b"")
+            except Exception as exc:  # pyspnego's errors: a malformed CHALLENGE
+                raise _Failed(
+                    Result.ERROR, f"the server's NTLM challenge is unusable ({type(exc).__name__})"
+                ) from None
+
+        return step
+
+    def _cram_md5_step(self, secret: Secret) -> Callable[[bytes], bytes]:
+        """RFC 2195: "user HMAC-MD5(password, challenge)" in hex (Thunderbird's
+        "encrypted password")."""
+        import hmac
+
+        def step(challenge: bytes) -> bytes:
+            digest = hmac.new(secret.reveal().encode(), challenge, "md5").hexdigest()
+            return self.user.encode() + b" " + digest.encode()
 
         return step
 
@@ -813,8 +897,9 @@ def _pop_short(pop: poplib.POP3, line: str) -> tuple[bool, bytes]:
 def _pop_sasl(
     pop: poplib.POP3, mechanism: str, step: Callable[[bytes], bytes]
 ) -> tuple[bool, bytes]:
-    """RFC 5034 AUTH with an initial response (LOGIN: without), then the challenges."""
-    if mechanism == "LOGIN":
+    """RFC 5034 AUTH with an initial response (LOGIN, CRAM-MD5: without), then the
+    challenges."""
+    if mechanism in _SERVER_FIRST:
         reply = _pop_exchange(pop, f"AUTH {mechanism}")
     else:
         reply = _pop_exchange(pop, f"AUTH {mechanism} {_b64(step(b''))}")
@@ -840,7 +925,7 @@ def _smtp_sasl(
 ) -> tuple[int, bytes]:
     """RFC 4954 AUTH, initial response included (LOGIN: without); smtplib's auth()
     would encode the secret as ASCII and its login() would try other mechanisms."""
-    if mechanism == "LOGIN":
+    if mechanism in _SERVER_FIRST:
         code, reply = smtp.docmd("AUTH", mechanism)
     else:
         code, reply = smtp.docmd("AUTH", f"{mechanism} {_b64(step(b''))}")
@@ -851,6 +936,15 @@ def _smtp_sasl(
             raise smtplib.SMTPException("too many SASL challenges")
         code, reply = smtp.docmd(_b64(step(_unb64(reply))))
     return code, reply
+
+
+def _spnego() -> Any:
+    """pyspnego (the exchange extra), imported only when a file asks for NTLM."""
+    try:
+        import spnego
+    except ImportError:
+        return None
+    return spnego
 
 
 def _b64(data: bytes) -> str:

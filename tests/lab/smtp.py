@@ -8,7 +8,9 @@ Ports (each None to disable): ``submission`` 587 (STARTTLS, required before MAIL
 AUTH), ``submissions`` 465 (implicit TLS), ``smtp`` 25 (off by default; an MX-style
 server: STARTTLS offered not required, AUTH only after STARTTLS, no AUTH required).
 AUTH PLAIN/LOGIN check ``users``; ``extra_mechanisms`` are advertised too: XOAUTH2 and
-OAUTHBEARER accept ``oauth_token`` (any other extra name always fails with 535).
+OAUTHBEARER accept ``oauth_token``; NTLM is a real NTLMv2 acceptor (pyspnego, users
+named ``DOMAIN\\user``; it reads them from a file named by $NTLM_USER_FILE, set while
+the server runs); any other extra name always fails with 535.
 Received messages land in ``messages``, AUTH attempts in ``auth_attempts``; a recipient
 whose local part is ``refused`` gets 550 (an unknown mailbox).
 """
@@ -20,10 +22,13 @@ import base64
 import contextlib
 import json
 import logging
+import os
 import ssl
+import tempfile
 import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Self
 
 from aiosmtpd.smtp import MISSING, SMTP, AuthResult, Envelope, LoginPassword, Session
@@ -161,6 +166,7 @@ class SmtpServer:
         self.auth_attempts: list[AuthAttempt] = []
         self.loop_errors: list[dict[str, Any]] = []
         self._live: set[_LabSMTP] = set()
+        self._ntlm_file: Path | None = None
         self._servers: list[asyncio.Server] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
@@ -173,6 +179,8 @@ class SmtpServer:
     def start(self) -> Self:
         if not self.open_ports:
             raise ValueError("no port to listen on")
+        if "NTLM" in self.extra_mechanisms:
+            self._ntlm_store()
         loop = asyncio.new_event_loop()
         loop.set_exception_handler(lambda _loop, context: self.loop_errors.append(context))
         self._loop = loop
@@ -198,6 +206,25 @@ class SmtpServer:
         if thread.is_alive():  # pragma: no cover - would be a bug
             raise LabError("SMTP loop thread did not stop")
         self._loop = self._thread = None
+        if self._ntlm_file is not None:
+            if os.environ.get("NTLM_USER_FILE") == str(self._ntlm_file):
+                del os.environ["NTLM_USER_FILE"]
+            self._ntlm_file.unlink(missing_ok=True)
+            self._ntlm_file = None
+
+    def _ntlm_store(self) -> None:
+        """pyspnego's acceptor reads its users from $NTLM_USER_FILE (Heimdal lines
+        ``DOMAIN:USER:PASSWORD``); the users named ``DOMAIN\\user`` go there."""
+        lines = []
+        for login, password in self.users.items():
+            domain, sep, user = login.partition("\\")
+            if sep:
+                lines.append(f"{domain}:{user}:{password}\n")
+        handle, name = tempfile.mkstemp(prefix="lab-ntlm-", suffix=".txt")
+        with os.fdopen(handle, "w") as store:
+            store.write("".join(lines))
+        self._ntlm_file = Path(name)
+        os.environ["NTLM_USER_FILE"] = name
 
     def __enter__(self) -> Self:
         return self.start() if self._loop is None else self
@@ -319,6 +346,8 @@ class SmtpServer:
     def _extra_auth(self, mechanism: str) -> Any:
         async def auth(server: SMTP, args: list[str]) -> AuthResult:
             assert isinstance(server, _LabSMTP)
+            if mechanism == "NTLM":
+                return await self._ntlm(server, args)
             if mechanism not in _OAUTH_MECHANISMS:
                 self.auth_attempts.append(AuthAttempt(server.lab_port, mechanism, "", False))
                 return AuthResult(success=False, handled=False)
@@ -346,6 +375,34 @@ class SmtpServer:
             return AuthResult(success=False, handled=False)
 
         return auth
+
+    async def _ntlm(self, server: _LabSMTP, args: list[str]) -> AuthResult:
+        """MS-SMTPNTLM: NEGOTIATE (initial response or after an empty 334), CHALLENGE
+        in a 334, AUTHENTICATE; the acceptor checks the NTLMv2 response."""
+        import spnego
+
+        context = spnego.server(protocol="ntlm")
+        try:
+            if len(args) > 1:
+                negotiate = base64.b64decode(args[1], validate=True)
+            else:
+                response = await server.challenge_auth("", encode_to_b64=False)
+                if response is MISSING:
+                    return AuthResult(success=False, handled=True)
+                negotiate = bytes(response)
+            challenge = context.step(negotiate)
+            answer = await server.challenge_auth(challenge or b"", encode_to_b64=True)
+            if answer is MISSING:
+                return AuthResult(success=False, handled=True)
+            context.step(bytes(answer))
+            ok = context.complete
+        except Exception:  # a bad message or a wrong password: 535
+            ok = False
+        user = str(context.client_principal or "") if ok else ""
+        self.auth_attempts.append(AuthAttempt(server.lab_port, "NTLM", user, ok))
+        if ok:
+            return AuthResult(success=True, auth_data=user)
+        return AuthResult(success=False, handled=False)
 
 
 def _parse_oauth(text: str) -> tuple[str, str | None]:
