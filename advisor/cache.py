@@ -81,12 +81,12 @@ class DiscoveryCache:
         if self.ttl <= 0:
             return None
         path = self._path(domain_ascii)
+        from advisor.fsutil import read_bounded
+
         try:
-            if path.stat().st_size > MAX_ENTRY_BYTES:
-                return None
-            doc = json.loads(path.read_bytes())
-        except (OSError, ValueError):
-            return None
+            doc = json.loads(read_bounded(path, MAX_ENTRY_BYTES, what="a cache entry"))
+        except (AdvisorError, ValueError, RecursionError):
+            return None  # missing, not a file, too large, not JSON, nested too deep: a miss
         if (
             not isinstance(doc, dict)
             or doc.get("schema") != SCHEMA

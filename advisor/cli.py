@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Annotated, TextIO, cast
 import typer
 
 from advisor.cli_needs import with_need_flags
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, os_error_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
@@ -103,8 +103,14 @@ CaFileOpt = Annotated[
         help="Extra trusted CA certificates, added to the system store.",
     ),
 ]
+# Longer than anyone waits for a mail server; larger values (inf, 1e308) overflow the
+# clocks that threads and sockets wait on. NaN fails both bounds: click compares.
+MAX_TIMEOUT = 3600.0
 TimeoutOpt = Annotated[
-    float, typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Overall time budget.")
+    float,
+    typer.Option(
+        "--timeout", metavar="SECONDS", min=0.1, max=MAX_TIMEOUT, help="Overall time budget."
+    ),
 ]
 NoSendAddressOpt = Annotated[
     bool,
@@ -694,7 +700,13 @@ def verify(
     ca_file: CaFileOpt = None,
     timeout: Annotated[
         float,
-        typer.Option("--timeout", metavar="SECONDS", min=0.1, help="Time allowed per server."),
+        typer.Option(
+            "--timeout",
+            metavar="SECONDS",
+            min=0.1,
+            max=MAX_TIMEOUT,
+            help="Time allowed per server.",
+        ),
     ] = 15.0,
     debug: DebugOpt = False,
 ) -> None:
@@ -983,6 +995,7 @@ def lint(
     from advisor.formats.lint import Finding, LintReport, lint_text_report
     from advisor.formats.lint import lint as lint_file
     from advisor.formats.lint import to_json as lint_json
+    from advisor.fsutil import read_bounded
 
     def unreadable(message: str) -> LintReport:
         # A file that cannot be read is that file's error: the others are still checked.
@@ -991,13 +1004,9 @@ def lint(
     reports = []
     for path in files:
         try:
-            size = path.stat().st_size
-            data = path.read_bytes() if size <= 4 * 1024 * 1024 else b""
-        except OSError as exc:
-            reports.append((str(path), unreadable(f"cannot read: {exc.strerror}")))
-            continue
-        if size > 4 * 1024 * 1024:
-            reports.append((str(path), unreadable("larger than 4 MiB; not an autoconfig file")))
+            data = read_bounded(path, 4 * 1024 * 1024, what="an autoconfig file")
+        except AdvisorError as exc:  # a device, a FIFO, too large, unreadable
+            reports.append((str(path), unreadable(str(exc).removeprefix(f"{path}: "))))
             continue
         reports.append((str(path), lint_file(data, name=str(path))))
     if json_output:
@@ -1330,6 +1339,16 @@ def main(argv: list[str] | None = None) -> None:
         else:
             sys.stderr.write(f"advisor: {exc.format_message()}\n")
         code = exc.exit_code
+    except OSError as exc:  # a file the user can fix (permissions, full disk), else a bug
+        if _DEBUG:
+            raise
+        text = os_error_text(exc)
+        if text is None:
+            text = f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)"
+        else:
+            text = f"error: {text}"
+        sys.stderr.write(f"advisor: {text}\n")
+        code = EXIT_USER_ERROR
     except Exception as exc:
         if _DEBUG:
             raise

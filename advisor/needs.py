@@ -261,14 +261,9 @@ def apply(needs: Needs, answers: dict[str, object], *, where: str = "") -> Needs
 
 def load_answers(path: Path, base: Needs | None = None) -> Needs:
     """Read a TOML answers file over ``base`` (defaults); one-line errors with the file name."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AnswersError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(data) > MAX_ANSWERS_BYTES:
-        raise AnswersError(
-            f"{path}: larger than {MAX_ANSWERS_BYTES // 1024} KiB; not an answers file"
-        )
+    from advisor.fsutil import read_bounded
+
+    data = read_bounded(path, MAX_ANSWERS_BYTES, what="an answers file", error=AnswersError)
     import tomllib
 
     try:
@@ -277,6 +272,8 @@ def load_answers(path: Path, base: Needs | None = None) -> Needs:
         raise AnswersError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise AnswersError(f"{path}: {exc}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise AnswersError(f"{path}: nested too deeply; not an answers file") from None
     return apply(base or Needs(), flatten(parsed), where=f"{path}: ")
 
 

@@ -52,7 +52,7 @@ from pathlib import Path
 from typing import IO, Any, Protocol
 
 from advisor.address import parse_address
-from advisor.errors import AdvisorError
+from advisor.errors import AdvisorError, os_error_text
 from advisor.needs import KEYS, Needs, apply
 
 MANIFEST = ".advisor-manifest.json"
@@ -80,6 +80,9 @@ KNOWN_COLUMNS = (*BASE_COLUMNS, *(k for k in KEYS if k != "clients"))
 MAX_VALUE = 1000  # characters in one cell; a longer one is a broken row
 MAX_NAME = 200
 MAX_MANIFEST_BYTES = 1024 * 1024
+MAX_HEADER_CHARS = 64 * 1024  # the header names a few known columns
+MAX_STATE_BYTES = 1024 * 1024  # .advisor-onboard.json: two hashes
+MAX_CA_BYTES = 16 * 1024 * 1024  # a CA bundle (Debian's is ~200 KB)
 MAX_LISTED = 50  # failures and kept edits listed on the console; all are in summary.csv
 PROCESS_MIN_ROWS = 1000  # from this many rows, worker processes (two per CPU)
 CHUNK = 32  # rows per task sent to a worker process
@@ -201,7 +204,9 @@ class EmployeeCsv:
         self.default_lang = default_lang
         self.encoding = _csv_encoding(path)
         with self._open() as handle:
-            first = handle.readline()
+            first = handle.readline(MAX_HEADER_CHARS + 1)
+        if len(first) > MAX_HEADER_CHARS:
+            raise AdvisorError(f"{path}: line 1: longer than {MAX_HEADER_CHARS} characters")
         if not first.strip():
             raise AdvisorError(f"{path}: empty; expected a header line such as 'email,name,lang'")
         counts = {d: first.count(d) for d in (",", ";", "\t")}
@@ -212,11 +217,16 @@ class EmployeeCsv:
         self._check_header()
 
     def _open(self) -> IO[str]:
-        try:
-            # surrogateescape: a row that cannot be decoded is reported and skipped, not fatal.
-            return self.path.open(encoding=self.encoding, errors="surrogateescape", newline="")
-        except OSError as exc:
-            raise AdvisorError(f"{self.path}: cannot read: {exc.strerror}") from None
+        from advisor.fsutil import open_regular_text
+
+        # surrogateescape: a row that cannot be decoded is reported and skipped, not fatal.
+        return open_regular_text(
+            self.path,
+            what="a CSV file",
+            encoding=self.encoding,
+            errors="surrogateescape",
+            newline="",
+        )
 
     def _check_header(self) -> None:
         where = f"{self.path}: line 1"
@@ -385,9 +395,12 @@ def _csv_encoding(path: Path) -> str:
     European locales. One streaming pass, before the rows are read."""
     import codecs
 
+    from advisor.fsutil import open_regular
+
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
-        with path.open("rb") as handle:
+        # A device (/dev/zero) or a FIFO is refused before this loop could read it forever.
+        with open_regular(path, what="a CSV file") as handle:
             while chunk := handle.read(_CSV_SNIFF_CHUNK):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
@@ -617,10 +630,10 @@ class Manifest:
 
 def read_manifest(folder: Path) -> Manifest | None:
     """The folder's manifest, or None if missing or unreadable (then every file is foreign)."""
+    from advisor.fsutil import read_bounded
+
     try:
-        data = (folder / MANIFEST).read_bytes()
-        if len(data) > MAX_MANIFEST_BYTES:
-            return None
+        data = read_bounded(folder / MANIFEST, MAX_MANIFEST_BYTES, what="a manifest")
         doc = json.loads(data)
         if not isinstance(doc, dict) or doc.get("schema") != MANIFEST_SCHEMA:
             return None
@@ -639,7 +652,7 @@ def read_manifest(folder: Path) -> Manifest | None:
             was={str(k): str(v) for k, v in was.items()},
             kept=tuple(str(k) for k in doc.get("kept") or ()),
         )
-    except (OSError, ValueError, KeyError, TypeError):
+    except (AdvisorError, ValueError, KeyError, TypeError, RecursionError):
         return None
 
 
@@ -716,8 +729,10 @@ class Onboarding:
         s = self.settings
         ca = None
         if s.ca_file is not None:
-            with contextlib.suppress(OSError):
-                ca = _sha(s.ca_file.read_bytes())
+            from advisor.fsutil import read_bounded
+
+            with contextlib.suppress(AdvisorError):
+                ca = _sha(read_bounded(s.ca_file, MAX_CA_BYTES, what="a CA file"))
         key = settings_key(
             {"dns": list(s.nameservers), "ca": ca, "offline": s.offline, "timeout": s.timeout}
         )
@@ -929,14 +944,15 @@ class Onboarding:
         try:
             for domain, address in first_address.items():
                 entry = None if s.refresh else cache.get(domain)
+                reused = None
                 if entry is not None:
+                    reused = self._domain_result(domain, "cached", entry.report, entry.age())
+                if reused is not None and not reused.failed:
                     done: Future[DomainResult] = Future()
-                    done.set_result(
-                        self._domain_result(domain, "cached", entry.report, entry.age())
-                    )
+                    done.set_result(reused)
                     self._domains[domain] = done
                     cached += 1
-                else:
+                else:  # not cached, or an entry damaged past its checks: discover again
                     self._domains[domain] = discovery_pool.submit(
                         self._discover, domain, address, cache
                     )
@@ -1067,6 +1083,8 @@ class Onboarding:
             return self._process(emp)
         except AdvisorError as exc:
             message = str(exc)
+        except OSError as exc:  # permissions or a full disk: the user's to fix
+            message = os_error_text(exc) or f"internal error: {exc!r}"
         except Exception as exc:  # a bug on one row must not lose the others
             message = f"internal error: {exc!r}"
         return _failed(emp, message)
@@ -1240,7 +1258,12 @@ class _Reports:
         self._writer: Any = None
 
     def __enter__(self) -> _Reports:
-        fd, self._summary_tmp = tempfile.mkstemp(prefix=f".{SUMMARY}.", suffix=".tmp", dir=self.out)
+        try:
+            fd, self._summary_tmp = tempfile.mkstemp(
+                prefix=f".{SUMMARY}.", suffix=".tmp", dir=self.out
+            )
+        except OSError as exc:
+            raise AdvisorError(f"{self.out}: cannot write: {exc.strerror or exc}") from None
         self._summary = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
         self._writer = csv.writer(self._summary)
         self._writer.writerow(SUMMARY_COLUMNS)
@@ -1332,11 +1355,13 @@ class _Reports:
 
 
 def _read_state(out: Path) -> dict[str, str]:
+    from advisor.fsutil import read_bounded
+
     try:
-        doc = json.loads((out / RUN_STATE).read_bytes())
+        doc = json.loads(read_bounded(out / RUN_STATE, MAX_STATE_BYTES, what="a state file"))
         files = doc["files"]
         return {str(k): str(v) for k, v in files.items()}
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+    except (AdvisorError, ValueError, KeyError, TypeError, AttributeError, RecursionError):
         return {}
 
 

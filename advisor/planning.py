@@ -40,14 +40,15 @@ def build_needs(answers: Path | None, need_flags: Mapping[str, object]) -> Needs
 
 def read_report(path: Path) -> dict[str, Any]:
     """A saved ``advisor discover --json`` document, checked; one-line errors."""
+    from advisor.fsutil import read_bounded
+
+    data = read_bounded(path, MAX_REPORT_BYTES, what="a discovery report")
     try:
-        if path.stat().st_size > MAX_REPORT_BYTES:
-            raise AdvisorError(f"{path}: larger than 16 MiB; not a discovery report")
-        doc = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+        doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise AdvisorError(f"{path}: not a JSON document ({exc})") from None
+    except RecursionError:
+        raise AdvisorError(f"{path}: nested too deeply; not a discovery report") from None
     if not isinstance(doc, dict):
         raise AdvisorError(f"{path}: not a discovery report")
     facts_from_json(doc)  # validates the schema marker

@@ -20,10 +20,14 @@ import sys
 from typing import NoReturn, TextIO
 
 from advisor.errors import AdvisorError
+from advisor.fsutil import read_line_bounded
 
 __all__ = ["Secret", "read_password", "read_token"]
 
 MASK = "********"  # the same width whatever the length: says nothing about it
+# A password is tens of characters and an access token a few KB (a JWT with many
+# claims); a longer first line is a mistake (or /dev/zero): refused, never read whole.
+MAX_SECRET_CHARS = 16 * 1024
 
 
 class Secret:
@@ -64,9 +68,8 @@ def read_password(*, stdin: bool, prompt: str, stream: TextIO | None = None) -> 
     if stdin:
         if source is None:  # pythonw, or a daemon with stdin closed
             raise AdvisorError("--password-stdin: standard input is closed")
-        line = source.readline()
         # The first line without its line break; everything else in it is the password.
-        value = line.removesuffix("\n").removesuffix("\r")
+        value = read_line_bounded(source, MAX_SECRET_CHARS, what="--password-stdin")
         if not value:
             raise AdvisorError("--password-stdin: the first line of standard input is empty")
         return Secret(value)
@@ -90,7 +93,7 @@ def read_token(stream: TextIO | None = None) -> Secret:
     source = sys.stdin if stream is None else stream
     if source is None:
         raise AdvisorError("--oauth-token-stdin: standard input is closed")
-    value = source.readline().strip()
+    value = read_line_bounded(source, MAX_SECRET_CHARS, what="--oauth-token-stdin").strip()
     if not value:
         raise AdvisorError("--oauth-token-stdin: the first line of standard input is empty")
     if any(not (33 <= ord(c) <= 126) for c in value):

@@ -220,12 +220,9 @@ def targets_from_config(path: Path, address: str, protocol: str | None = None) -
     """The servers of a configuration file: a Thunderbird/autoconfig ``clientConfig``
     XML (as ``advisor export`` or ``advisor autoconfig`` write it) or an Outlook
     Autodiscover XML; placeholders are filled in for ``address``."""
-    try:
-        if path.stat().st_size > MAX_CONFIG_BYTES:
-            raise AdvisorError(f"{path}: larger than 1 MiB; not a mail configuration")
-        data = path.read_bytes()
-    except OSError as exc:
-        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    from advisor.fsutil import read_bounded
+
+    data = read_bounded(path, MAX_CONFIG_BYTES, what="a mail configuration")
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if b"<Autodiscover" in head:
         return _targets_from_autodiscover(path, data, address, protocol)

@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 from advisor.address import parse_address
 from advisor.errors import AdvisorError
 from advisor.i18n import _, current_language
-from advisor.needs import Client, Needs, apply, flatten, to_toml
+from advisor.needs import MAX_ANSWERS_BYTES, Client, Needs, apply, flatten, to_toml
 from advisor.prompter import Prompter
 
 if TYPE_CHECKING:
@@ -135,9 +135,12 @@ def given_keys(options: WizardOptions) -> dict[str, str]:
     if options.answers is not None:
         import tomllib
 
+        from advisor.fsutil import read_bounded
+
         try:
-            data = tomllib.loads(options.answers.read_text(encoding="utf-8"))
-        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            raw = read_bounded(options.answers, MAX_ANSWERS_BYTES, what="an answers file")
+            data = tomllib.loads(raw.decode("utf-8"))
+        except (AdvisorError, UnicodeDecodeError, tomllib.TOMLDecodeError, RecursionError):
             data = {}  # load_answers reports the error in one line
         out.update(dict.fromkeys(flatten(data), _("answers file")))
     out.update(dict.fromkeys(options.need_flags, _("command line")))

@@ -6,6 +6,7 @@ import functools
 import os
 import ssl
 from pathlib import Path
+from stat import S_ISREG
 
 from advisor.errors import AdvisorError
 
@@ -30,6 +31,8 @@ def client_context(ca_file: Path | None = None) -> ssl.SSLContext:
         raise AdvisorError(f"--ca-file {ca_file}: no such file") from None
     except OSError as exc:
         raise AdvisorError(f"--ca-file {ca_file}: {exc.strerror or exc}") from None
+    if not S_ISREG(stat.st_mode):  # OpenSSL would wait on a FIFO, or read a device forever
+        raise AdvisorError(f"--ca-file {ca_file}: not a file of PEM certificates")
     return _context((str(ca_file), stat.st_mtime_ns, stat.st_size))
 
 

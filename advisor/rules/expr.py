@@ -341,9 +341,11 @@ def _tokenize(text: str) -> list[_Token]:
             run = match.group()
             if not _NUMBER.fullmatch(run):
                 raise _fail(f"malformed number {_short(run)!r}", column)
-            number = float(run) if "." in run else int(run)
-            if not math.isfinite(number):
+            # float() first: a 400-digit integer is a valid int, but comparing it with a
+            # float fact (a size in GB) raises OverflowError; as a float it is inf.
+            if not math.isfinite(float(run)):
                 raise _fail(f"number {_short(run)!r} is too large", column)
+            number = float(run) if "." in run else int(run)
             tokens.append(_Token(_T.NUMBER, run, column, number))
             i = match.end()
         elif char in "'\"":

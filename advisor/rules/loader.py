@@ -141,12 +141,9 @@ def load_dir(folder: Path, *, names: Mapping[str, type | tuple[type, ...]]) -> l
 
 
 def load_file(path: Path, *, names: Mapping[str, type | tuple[type, ...]]) -> list[Rule]:
-    try:
-        raw = path.read_bytes()
-    except OSError as exc:
-        raise RuleError(f"{path}: cannot read: {exc.strerror}") from None
-    if len(raw) > MAX_RULE_FILE_BYTES:
-        raise RuleError(f"{path}: larger than 1 MiB; not a rule file")
+    from advisor.fsutil import read_bounded
+
+    raw = read_bounded(path, MAX_RULE_FILE_BYTES, what="a rule file", error=RuleError)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -160,6 +157,8 @@ def load_file(path: Path, *, names: Mapping[str, type | tuple[type, ...]]) -> li
         reason = re.sub(r"\s*\(at line \d+, column \d+\)", "", str(exc))
         col = f" (column {found.group(2)})" if found else ""
         raise RuleError(f"{where}: TOML syntax error: {reason}{col}") from None
+    except RecursionError:  # tomllib recurses once per nested array or inline table
+        raise RuleError(f"{path}: nested too deeply; not a rule file") from None
     unknown_top = set(doc) - {"rule"}
     if unknown_top:
         key = sorted(unknown_top)[0]

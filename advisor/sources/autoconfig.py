@@ -37,7 +37,14 @@ from typing import TYPE_CHECKING
 from urllib.parse import quote, unquote
 
 from advisor.address import EmailAddress
-from advisor.formats.mozilla import ClientConfig, ConfigError, EmailProvider, parse_client_config
+from advisor.errors import AdvisorError
+from advisor.formats.mozilla import (
+    MAX_CONFIG_BYTES,
+    ClientConfig,
+    ConfigError,
+    EmailProvider,
+    parse_client_config,
+)
 from advisor.models import ExchangeFacts, Protocol, ProviderFacts, Source, Step, StepStatus
 from advisor.sources import NamedServer, SourceResult
 from advisor.sources.dnshints import registrable_domain
@@ -300,13 +307,12 @@ def local_config(address: EmailAddress, *, config_dir: Path) -> SourceResult:
     if not path.is_file():
         step = Step("local", target, StepStatus.NOT_FOUND, 0.0, "no such file")
         return SourceResult(Source.LOCAL, (step,))
+    from advisor.fsutil import read_bounded
+
     try:
-        data = path.read_bytes()
+        data = read_bounded(path, MAX_CONFIG_BYTES, what="an autoconfig file")
         config = parse_client_config(data, source_name=path.name)
-    except OSError as exc:
-        step = Step("local", target, StepStatus.ERROR, 0.0, f"cannot read: {exc.strerror}")
-        return SourceResult(Source.LOCAL, (step,))
-    except ConfigError as exc:
+    except AdvisorError as exc:  # unreadable, too large (ConfigError: not autoconfig XML)
         step = Step("local", target, StepStatus.ERROR, 0.0, str(exc))
         return SourceResult(Source.LOCAL, (step,))
     step = Step("local", target, StepStatus.FOUND, 0.0, "local override file", trusted=True)
