@@ -261,6 +261,13 @@ LangOpt = Annotated[
     typer.Option("--lang", metavar="en|fr", help="Language of the explanations (default: en)."),
 ]
 
+ExplainOpt = Annotated[
+    bool,
+    typer.Option(
+        "--explain", help="Show each reason's points and rule id, and the alternatives' scores."
+    ),
+]
+
 
 @app.command()
 @with_need_flags
@@ -273,6 +280,7 @@ def recommend(
         bool, typer.Option("--json", help="Print one JSON document (advisor.recommendation/1).")
     ] = False,
     lang: LangOpt = None,
+    explain: ExplainOpt = False,
     dns: DnsOpt = None,
     ca_file: CaFileOpt = None,
     timeout: TimeoutOpt = 10.0,
@@ -307,7 +315,11 @@ def recommend(
         from advisor.report import render_recommendation
 
         render_recommendation(
-            result.recommendation, _console(), lang=result.lang, address=result.address
+            result.recommendation,
+            _console(),
+            lang=result.lang,
+            address=result.address,
+            explain=explain,
         )
     raise typer.Exit(EXIT_OK if result.recommendation.recommended else EXIT_NOTHING_USABLE)
 
@@ -439,6 +451,7 @@ def wizard(
     no_color: Annotated[
         bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")
     ] = False,
+    explain: ExplainOpt = False,
     dns: DnsOpt = None,
     ca_file: CaFileOpt = None,
     timeout: TimeoutOpt = 10.0,
@@ -498,6 +511,7 @@ def wizard(
             force=force,
             rules_dirs=rules or [],
             interactive=interactive,
+            explain=explain,
         ),
         QuestionaryPrompter(color=not no_color and "NO_COLOR" not in os.environ),
         runner,  # type: ignore[arg-type]

@@ -25,7 +25,7 @@ from advisor.models import (
 if TYPE_CHECKING:
     from rich.console import Console
 
-    from advisor.recommend import Recommendation
+    from advisor.recommend import Choice, Recommendation
 
 SCHEMA = "advisor.discovery/1"
 
@@ -292,13 +292,34 @@ def _item(
     console.print(grid)
 
 
+def _alternative(console: Console, choice: Choice, *, lang: str, explain: bool) -> None:
+    from rich.markup import escape
+
+    name = _PROTOCOL_NAMES[choice.protocol]
+    if choice.excluded:
+        why = "; ".join(r.explanation(lang) for r in choice.excluded_by)
+        excluded = _("excluded: {reasons}").format(reasons=why)
+        console.print(f"  {name}: " + escape(excluded), style="dim")
+        return
+    if explain:
+        console.print(f"  {name}: " + escape(_("score {score}").format(score=choice.score)))
+    else:
+        console.print(f"  {name}: " + escape(_("possible, but less suited")))
+    for rule, points in sorted(choice.reasons, key=lambda item: item[1]):
+        if points < 0:
+            marker = str(points) if explain else "-"
+            _item(console, marker, escape(rule.explanation(lang)), indent=4, style="dim")
+
+
 def render_recommendation(
-    rec: Recommendation, console: Console, *, lang: str, address: str
+    rec: Recommendation, console: Console, *, lang: str, address: str, explain: bool = False
 ) -> None:
     """The human recommendation: choice, reasons, alternatives, caveats. Fits 80 columns.
 
     ``lang`` becomes the process language (:func:`advisor.i18n.set_language`) when it
-    is not already; rule explanations come from the rules in that language.
+    is not already; rule explanations come from the rules in that language. Without
+    ``explain`` (home users) the reasons are plain sentences; with it (``--explain``,
+    IT staff) each carries its points and rule id, and alternatives their scores.
     """
     from rich.markup import escape
 
@@ -310,43 +331,32 @@ def render_recommendation(
         none = _("No protocol can be recommended: every one is excluded.")
         console.print(f"[red]{escape(none)}[/red]")
     else:
-        recommended = _("Recommended: {protocol} (confidence {label}, {confidence:.0%})").format(
-            protocol=_PROTOCOL_NAMES[rec.recommended],
-            label=_confidence_label(rec.confidence_label),
-            confidence=rec.confidence,
-        )
+        label = _confidence_label(rec.confidence_label)
+        protocol = _PROTOCOL_NAMES[rec.recommended]
+        if explain:
+            recommended = _("Recommended: {protocol} (confidence {label}, {confidence:.0%})")
+        else:
+            recommended = _("Recommended: {protocol} (confidence {label})")
+        recommended = recommended.format(protocol=protocol, label=label, confidence=rec.confidence)
         console.print(f"[green]{escape(recommended)}[/green]")
     best = rec.ranking[0] if rec.recommended else None
-    if best is not None and best.reasons:
+    reasons = sorted(best.reasons, key=lambda item: -item[1]) if best is not None else []
+    if not explain:  # a home user reads why it fits; the points against are --explain's
+        reasons = [(rule, points) for rule, points in reasons if points > 0]
+    if reasons:
         console.print(escape(_("Why:")))
-        for rule, points in sorted(best.reasons, key=lambda item: -item[1]):
-            sign = "+" if points > 0 else ""
-            _item(
-                console,
-                f"{sign}{points}",
-                f"{escape(rule.explanation(lang))} [dim]({rule.id})[/dim]",
-            )
+        for rule, points in reasons:
+            text = escape(rule.explanation(lang))
+            if explain:
+                sign = "+" if points > 0 else ""
+                _item(console, f"{sign}{points}", f"{text} [dim]({rule.id})[/dim]")
+            else:
+                _item(console, "-", text)
     others = [c for c in rec.ranking if c is not best]
     if others:
         console.print(escape(_("Alternatives:")))
         for choice in others:
-            name = _PROTOCOL_NAMES[choice.protocol]
-            if choice.excluded:
-                why = "; ".join(r.explanation(lang) for r in choice.excluded_by)
-                excluded = _("excluded: {reasons}").format(reasons=why)
-                console.print(f"  {name}: " + escape(excluded), style="dim")
-            else:
-                score = _("score {score}").format(score=choice.score)
-                console.print(f"  {name}: " + escape(score))
-                for rule, points in sorted(choice.reasons, key=lambda item: item[1]):
-                    if points < 0:
-                        _item(
-                            console,
-                            str(points),
-                            escape(rule.explanation(lang)),
-                            indent=4,
-                            style="dim",
-                        )
+            _alternative(console, choice, lang=lang, explain=explain)
     if best is not None and best.caveats:
         caveats = _("Caveats:")
         console.print(f"[yellow]{escape(caveats)}[/yellow]")

@@ -63,6 +63,7 @@ class WizardOptions:
     force: bool = False  # replace existing files without asking
     rules_dirs: Sequence[Path] = ()
     interactive: bool = True
+    explain: bool = False  # --explain: rule ids and points, for IT staff
 
 
 @dataclass(frozen=True)
@@ -645,7 +646,13 @@ class Wizard:
         self._summary(report)
         doc = to_json(report)
         rec = recommend(needs, facts_from_json(doc), ruleset)
-        render_recommendation(rec, self.console, lang=current_language(), address=report.address)
+        render_recommendation(
+            rec,
+            self.console,
+            lang=current_language(),
+            address=report.address,
+            explain=self.options.explain,
+        )
         self.p.say("")
         written: list[Path] = []
         if rec.recommended is None:

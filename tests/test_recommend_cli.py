@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -209,6 +210,24 @@ def test_language_before_the_command_applies_to_it(
     assert err.strip() == "advisor: error: --lang 'de': expected en or fr"
     code, out, _ = run_cli(capsys, "recommend", *args)  # nothing carried over
     assert "Recommended: POP3" in out
+
+
+def test_home_wording_without_rule_ids_or_scores_and_explain_shows_them(
+    capsys: pytest.CaptureFixture[str], saved_report: Path
+) -> None:
+    args = ("x@pop.example", "--from-json", str(saved_report), "--desktops", "1", "--backed-up")
+    code, home, _ = run_cli(capsys, "recommend", *args, "--phones", "0")
+    assert code == 0
+    assert "Recommended: POP3 (confidence high)" in home
+    assert "Why:\n  - One computer" in home
+    assert "(pop3-one-computer)" not in home
+    assert "score" not in home
+    assert not re.search(r"^\s*[+-]\d", home, re.MULTILINE)
+    code, expert, _ = run_cli(capsys, "recommend", *args, "--phones", "0", "--explain")
+    assert code == 0
+    assert "(pop3-one-computer)" in expert
+    assert re.search(r"^\s*\+\d", expert, re.MULTILINE)
+    assert "%)" in expert
 
 
 def test_text_to_a_pipe_has_no_padding(
