@@ -70,6 +70,13 @@ def parse_address(text: str) -> EmailAddress:
         raise AddressError(f"{_show(raw)} has nothing before the '@'")
     if not domain:
         raise AddressError(f"{_show(raw)} has no domain after the '@'")
+    from advisor.formats.text import unsafe_char
+
+    bad = unsafe_char(raw)
+    if bad is not None:
+        # C1 controls (8-bit CSI/OSC) and bidi overrides are "UTF-8 non-ASCII" to
+        # RFC 6531, but they rewrite terminals and disguise names: no provider issues them.
+        raise AddressError(f"the address holds the control or bidi character {bad}")
     if not _DOT_ATOM.fullmatch(local):
         raise AddressError(
             f"the local part {_show(local)} is not valid (dots at the ends, two dots in a row,"

@@ -752,6 +752,13 @@ def verify(
         raise AdvisorError("--username: empty or not printable")
     context = client_context(ca_file)
     dns_client = DnsClient(parse_nameservers(list(dns or [])))
+    saved = None
+    if from_json is not None:
+        from advisor.planning import read_report
+
+        # Before the secret: a report made for another address is refused, so the
+        # password can never go to that mailbox's servers.
+        saved = read_report(from_json, address)
     # The secret first: nobody should wait through discovery to be asked for it.
     who = username or parsed.address_ascii
     password = token = None
@@ -762,19 +769,16 @@ def verify(
     if config is not None:
         source = f"config {config}"
         targets = targets_from_config(config, parsed.address_ascii, protocol)
-    elif from_json is not None:
-        from advisor.planning import read_report
-
+    elif saved is not None:
         source = f"report {from_json}"
-        targets = targets_from_report(read_report(from_json), protocol)
+        targets = targets_from_report(saved, protocol)
     else:
         from advisor.discovery import Options
-        from advisor.report import to_json as report_json
         from advisor.runner import run_discovery
 
         source = "discovery"
         report = run_discovery(address, nameservers=dns or [], ca_file=ca_file, options=Options())
-        targets = targets_from_report(report_json(report), protocol)
+        targets = targets_from_report(report, protocol)
     options = VerifyOptions(
         address=parsed.address_ascii,
         username=username,
@@ -928,7 +932,6 @@ def autoconfig(
         )
     else:
         from advisor.discovery import Options
-        from advisor.report import to_json
         from advisor.runner import run_discovery
 
         # A role address every domain must have (RFC 2142) and no person's: servers
@@ -940,7 +943,7 @@ def autoconfig(
             ca_file=ca_file,
             options=Options(timeout=timeout, send_address=True),
         )
-        config = domain_config_from_report(to_json(report))
+        config = domain_config_from_report(report)
         if name:
             config = replace(config, display_name=name, short_name=name.split()[0])
     render = render_autoconfig if output_format == "mozilla" else render_autodiscover
@@ -1344,7 +1347,10 @@ def main(argv: list[str] | None = None) -> None:
     except typer.Exit as exc:
         code = getattr(exc, "exit_code", EXIT_OK)
     except AdvisorError as exc:
-        sys.stderr.write(f"advisor: error: {exc}\n")
+        from advisor.formats.text import escape_controls
+
+        # Messages quote what the user gave (addresses, file contents): never raw.
+        sys.stderr.write(f"advisor: error: {escape_controls(str(exc))}\n")
         code = exc.exit_code
     except typer.TyperException as exc:  # usage errors: unknown option, bad value
         show = getattr(exc, "show", None)
@@ -1366,8 +1372,11 @@ def main(argv: list[str] | None = None) -> None:
     except Exception as exc:
         if _DEBUG:
             raise
+        from advisor.formats.text import escape_controls
+
         sys.stderr.write(
-            f"advisor: internal error: {type(exc).__name__}: {exc} (run with --debug for details)\n"
+            f"advisor: internal error: {type(exc).__name__}: {escape_controls(str(exc))}"
+            " (run with --debug for details)\n"
         )
         code = EXIT_USER_ERROR
     if code == EXIT_INTERRUPTED:  # typer itself also turns Ctrl-C into 130

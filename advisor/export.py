@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
-from typing import Any
+from urllib.parse import urlsplit
 
 from advisor.errors import AdvisorError
 from advisor.formats.plan import (
@@ -24,7 +24,7 @@ from advisor.formats.plan import (
     ServerSetting,
 )
 from advisor.formats.text import normalise_hostname
-from advisor.models import Protocol, Security
+from advisor.models import Candidate, DiscoveryReport, Protocol, ProviderFacts, Security
 
 XML_FOLDER_WINDOWS = r"C:\ProgramData\MailSetupAdvisor"  # where the README puts the POX file
 
@@ -60,42 +60,41 @@ def expand_clients(kinds: Sequence[ClientKind]) -> list[ClientKind]:
     ]
 
 
-def pick(candidates: list[dict[str, Any]], protocol: str | None) -> dict[str, Any] | None:
+def pick(candidates: Sequence[Candidate], protocol: str | None) -> Candidate | None:
     """The best candidate for ``protocol``: verified first, in the report's order."""
-    pool = [c for c in candidates if protocol is None or c.get("protocol") == protocol]
+    pool = [c for c in candidates if protocol is None or c.endpoint.protocol.value == protocol]
     for c in pool:
-        if c.get("verified"):
+        if c.verified:
             return c
     return pool[0] if pool else None
 
 
-def _auth_for(candidate: dict[str, Any], oauth: bool) -> str:
+def _auth_for(candidate: Candidate, oauth: bool) -> str:
     if oauth:
         return "OAuth2"
-    stated_all = [str(a) for a in candidate.get("stated_auth") or []]
-    stated = [a for a in stated_all if a != "OAuth2"]
+    stated = [a for a in candidate.stated_auth if a != "OAuth2"]
     if stated:
         return stated[0]
-    if stated_all:
+    if candidate.stated_auth:
         # The source states OAuth2 and nothing else: a password would be refused.
         return "OAuth2"
     # Over TLS, a plain password exchange is what every client does by default.
     return "password-cleartext"
 
 
-def _server(candidate: dict[str, Any], oauth: bool) -> ServerSetting:
-    security = Security(candidate["security"])
-    if security is Security.PLAIN:
+def _server(candidate: Candidate, oauth: bool) -> ServerSetting:
+    e = candidate.endpoint
+    if e.security is Security.PLAIN:
         raise AdvisorError(
-            f"{candidate['hostname']}:{candidate['port']} offers no encryption: advisor does not"
+            f"{e.hostname}:{e.port} offers no encryption: advisor does not"
             " write a configuration that would send a password in clear text"
         )
     return ServerSetting(
-        protocol=Protocol(candidate["protocol"]),
-        hostname=str(candidate["hostname"]),
-        port=int(candidate["port"]),
-        security=security,
-        username=str(candidate.get("username") or ""),
+        protocol=e.protocol,
+        hostname=e.hostname,
+        port=e.port,
+        security=e.security,
+        username=candidate.username,
         auth=_auth_for(candidate, oauth),
     )
 
@@ -115,7 +114,7 @@ def _oauth2_for(provider_id: str | None) -> OAuth2Setting | None:
 
 
 def account_plan(
-    report: Mapping[str, Any],
+    report: DiscoveryReport,
     *,
     protocol: str,
     full_name: str = "",
@@ -123,33 +122,31 @@ def account_plan(
     keep_days: int | None = 14,
 ) -> AccountPlan:
     """The account to export for the report's address and the chosen protocol."""
-    address = str(report["address"])
-    local, _, _domain = address.rpartition("@")
-    domain = str(report.get("domain_ascii") or report["domain"])
-    email = f"{local}@{domain}"
-    provider = report.get("provider") or {}
-    exchange = report.get("exchange") or {}
-    on_m365 = (
-        provider.get("hosted_by") == "microsoft365" or exchange.get("hosted") == "microsoft365"
+    domain = report.domain_ascii
+    email = f"{report.address.rpartition('@')[0]}@{domain}"
+    provider = report.provider or ProviderFacts(id="", name="")
+    exchange = report.exchange
+    on_m365 = provider.hosted_by == "microsoft365" or (
+        exchange is not None and exchange.hosted == "microsoft365"
     )
-    oauth = bool(provider.get("requires_oauth2"))
+    oauth = provider.requires_oauth2
     # <emailProvider id> must be a host name: Thunderbird refuses the whole file
     # otherwise (lint: provider-id). A report may carry a domain's own free-form id.
-    provider_id = normalise_hostname(str(provider.get("id") or "")) or domain
-    provider_name = str(provider.get("name") or domain)
+    provider_id = normalise_hostname(provider.id) or domain
+    provider_name = provider.name or domain
     exchange_setting = None
-    if exchange:
+    if exchange is not None:
         server = None
-        for url in (exchange.get("ews_url"), exchange.get("activesync_url")):
+        for url in (exchange.ews_url, exchange.activesync_url):
             if url:
-                server = str(url).split("/")[2]
+                server = urlsplit(url).hostname
                 break
         exchange_setting = ExchangeSetting(
-            ews_url=exchange.get("ews_url"),
-            activesync_url=exchange.get("activesync_url"),
-            autodiscover_url=exchange.get("autodiscover_url"),
+            ews_url=exchange.ews_url,
+            activesync_url=exchange.activesync_url,
+            autodiscover_url=exchange.autodiscover_url,
             server=server,
-            hosted=exchange.get("hosted"),
+            hosted=exchange.hosted,
         )
     incoming = outgoing = None
     if protocol == "exchange":
@@ -162,14 +159,14 @@ def account_plan(
         if exchange_setting.server is None and on_m365:
             exchange_setting = replace(exchange_setting, server="outlook.office365.com")
     else:
-        found = pick(list(report.get("incoming") or []), protocol)
+        found = pick(report.incoming, protocol)
         if found is None:
             raise AdvisorError(
                 f"discovery found no {protocol.upper()} server for {domain}:"
                 " choose another --protocol"
             )
         incoming = _server(found, oauth)
-        sending = pick(list(report.get("outgoing") or []), None)
+        sending = pick(report.outgoing, None)
         if sending is None:
             raise AdvisorError(f"discovery found no SMTP server for {domain}")
         outgoing = _server(sending, oauth)
@@ -185,7 +182,7 @@ def account_plan(
         pop3_leave_on_server=leave_on_server,
         pop3_keep_days=keep_days if leave_on_server else None,
         exchange=exchange_setting,
-        oauth2=_oauth2_for(provider.get("id")) if oauth or on_m365 else None,
+        oauth2=_oauth2_for(provider.id) if oauth or on_m365 else None,
         on_microsoft365=on_m365,
     )
 
@@ -266,26 +263,24 @@ def domain_config_from_plan(plan: AccountPlan) -> DomainConfig:
     )
 
 
-def domain_config_from_report(report: Mapping[str, Any]) -> DomainConfig:
+def domain_config_from_report(report: DiscoveryReport) -> DomainConfig:
     """Every verified server of a report, ranked, with placeholders: for domain admins."""
-    address = str(report["address"])
-    domain = str(report.get("domain_ascii") or report["domain"])
-    email = f"{address.rpartition('@')[0]}@{domain}"
-    provider = report.get("provider") or {}
-    oauth = bool(provider.get("requires_oauth2"))
+    domain = report.domain_ascii
+    email = f"{report.address.rpartition('@')[0]}@{domain}"
+    provider = report.provider or ProviderFacts(id="", name="")
     incoming: list[ServerSetting] = []
     outgoing: list[ServerSetting] = []
-    for side, bucket in (("incoming", incoming), ("outgoing", outgoing)):
-        for c in report.get(side) or []:
-            if c.get("verified") and c.get("security") != "plain":
-                server = _server(c, oauth)
+    for candidates, bucket in ((report.incoming, incoming), (report.outgoing, outgoing)):
+        for c in candidates:
+            if c.verified and c.endpoint.security is not Security.PLAIN:
+                server = _server(c, provider.requires_oauth2)
                 bucket.append(replace(server, username=_template(server.username, email)))
     if not incoming or not outgoing:
         raise AdvisorError(
             f"discovery verified no {'incoming' if not incoming else 'outgoing'} server for"
             f" {domain}: give the servers with --imap/--pop3 and --smtp"
         )
-    name = str(provider.get("name") or domain)
+    name = provider.name or domain
     return DomainConfig(
         domain=domain,
         provider_id=domain,
@@ -293,7 +288,7 @@ def domain_config_from_report(report: Mapping[str, Any]) -> DomainConfig:
         short_name=name.split(maxsplit=1)[0],
         incoming=tuple(incoming),
         outgoing=tuple(outgoing),
-        oauth2=_oauth2_for(provider.get("id")) if oauth else None,
+        oauth2=_oauth2_for(provider.id) if provider.requires_oauth2 else None,
     )
 
 

@@ -53,6 +53,7 @@ from typing import IO, Any, Protocol
 
 from advisor.address import parse_address
 from advisor.errors import AdvisorError, os_error_text
+from advisor.models import DiscoveryReport
 from advisor.needs import KEYS, Needs, apply
 
 MANIFEST = ".advisor-manifest.json"
@@ -447,15 +448,16 @@ class DomainResult:
         return self.origin
 
 
-def _servers_line(report: Mapping[str, Any]) -> str:
+def _servers_line(report: DiscoveryReport) -> str:
     parts = []
-    for side in ("incoming", "outgoing"):
-        for c in report.get(side) or []:
-            if c.get("verified"):
-                parts.append(f"{str(c['protocol']).upper()} {c['hostname']}:{c['port']}")
+    for side in (report.incoming, report.outgoing):
+        for c in side:
+            if c.verified:
+                e = c.endpoint
+                parts.append(f"{e.protocol.value.upper()} {e.hostname}:{e.port}")
                 break
-    exchange = report.get("exchange") or {}
-    if exchange.get("ews_url") or exchange.get("activesync_url"):
+    exchange = report.exchange
+    if exchange is not None and (exchange.ews_url or exchange.activesync_url):
         parts.append("Exchange")
     return ", ".join(parts) or "nothing verified"
 
@@ -468,50 +470,81 @@ class _Template:
     """A domain's report with the first employee's names replaced by placeholders."""
 
     def __init__(self, report: Mapping[str, Any]) -> None:
-        first = parse_address(str(report["address"]))
+        from advisor.report import from_json
+
+        # The JSON stays as it came (what worker processes are handed); the typed
+        # report, checked like any saved report, is what every row is made from.
+        self.report = dict(report)
+        self.report.pop("steps", None)  # large, and no export reads them
+        typed = from_json(self.report)
+        first = parse_address(typed.address)
         slots = {
             first.address_ascii: ADDRESS_SLOT,
             first.address: ADDRESS_SLOT,
             first.local_part: LOCAL_PART_SLOT,
         }
-        self.report = dict(report)
-        self.report.pop("steps", None)  # large, and no export reads them
-        for side in ("incoming", "outgoing"):
-            self.report[side] = [
-                {**c, "username": slots.get(c.get("username"), c.get("username"))}
-                for c in report.get(side) or []
-            ]
+        self.typed = replace(
+            typed,
+            incoming=tuple(
+                replace(c, username=slots.get(c.username, c.username)) for c in typed.incoming
+            ),
+            outgoing=tuple(
+                replace(c, username=slots.get(c.username, c.username)) for c in typed.outgoing
+            ),
+        )
 
-    def for_employee(self, employee: Employee) -> dict[str, Any]:
+    def for_employee(self, employee: Employee) -> DiscoveryReport:
         names = {ADDRESS_SLOT: employee.email_ascii, LOCAL_PART_SLOT: employee.local_part}
-        doc = dict(self.report)
-        doc["address"] = employee.email
-        for side in ("incoming", "outgoing"):
-            doc[side] = [
-                {**c, "username": names[c["username"]]} if c.get("username") in names else c
-                for c in self.report[side]
-            ]
-        return doc
+        t = self.typed
+        return replace(
+            t,
+            address=employee.email,
+            incoming=tuple(
+                replace(c, username=names.get(c.username, c.username)) for c in t.incoming
+            ),
+            outgoing=tuple(
+                replace(c, username=names.get(c.username, c.username)) for c in t.outgoing
+            ),
+        )
 
     def digest(self) -> str:
         """What exported files depend on, without timings and probe details."""
         from advisor.export import pick
 
-        report = self.report
-        keys = ("protocol", "hostname", "port", "security", "verified", "stated_auth", "username")
+        report = self.typed
         # Only the servers an export picks: discovery stops probing alternates once the
         # best answer is in, so the list of verified alternates differs from run to run.
-        picked = [pick(report["incoming"], p) for p in ("imap", "pop3")]
-        picked.append(pick(report["outgoing"], None))
-        provider = report.get("provider") or {}
-        exchange = report.get("exchange") or {}
+        picked = [pick(report.incoming, p) for p in ("imap", "pop3")]
+        picked.append(pick(report.outgoing, None))
+        provider = report.provider
+        exchange = report.exchange
         stable = {
-            "servers": [[c.get(k) for k in keys] if c is not None else None for c in picked],
-            "exchange": {
-                k: exchange.get(k) for k in sorted(exchange) if k.endswith(("url", "hosted"))
-            },
-            "provider": [provider.get(k) for k in ("id", "name", "hosted_by", "requires_oauth2")],
-            "live": report.get("live"),
+            "servers": [
+                None
+                if c is None
+                else [
+                    c.endpoint.protocol.value,
+                    c.endpoint.hostname,
+                    c.endpoint.port,
+                    c.endpoint.security.value,
+                    c.verified,
+                    list(c.stated_auth),
+                    c.username,
+                ]
+                for c in picked
+            ],
+            "exchange": None
+            if exchange is None
+            else [
+                exchange.ews_url,
+                exchange.activesync_url,
+                exchange.autodiscover_url,
+                exchange.hosted,
+            ],
+            "provider": None
+            if provider is None
+            else [provider.id, provider.name, provider.hosted_by, provider.requires_oauth2],
+            "live": report.live,
         }
         return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()
 
@@ -765,7 +798,12 @@ class Onboarding:
         try:
             template = _Template(doc)
             result = DomainResult(
-                domain, origin, doc, age=age, servers=_servers_line(doc), digest=template.digest()
+                domain,
+                origin,
+                doc,
+                age=age,
+                servers=_servers_line(template.typed),
+                digest=template.digest(),
             )
         except (AdvisorError, KeyError, TypeError, ValueError, AttributeError) as exc:
             # A cache file damaged in a way its checks did not catch: never a crash.
@@ -788,15 +826,15 @@ class Onboarding:
         }
         return _sha(json.dumps(inputs, sort_keys=True, ensure_ascii=False).encode())
 
-    def _recommend(self, emp: Employee, doc: Mapping[str, Any]) -> Any:
-        from advisor.recommend import facts_from_json, recommend
+    def _recommend(self, emp: Employee, report: DiscoveryReport) -> Any:
+        from advisor.recommend import facts_from_report, recommend
 
         key = (emp.domain, emp.needs)
         rec = self._recommendations.get(key)
         if rec is None:
             if len(self._recommendations) > 4096:
                 self._recommendations.clear()  # bounded: a few answers sets per domain in practice
-            rec = recommend(emp.needs, facts_from_json(doc), self.rules)
+            rec = recommend(emp.needs, facts_from_report(report), self.rules)
             self._recommendations[key] = rec
         return rec
 
@@ -886,15 +924,15 @@ class Onboarding:
         from advisor.export import account_plan, kinds_for, render_files
         from advisor.sheets import render_html, render_markdown, setup_sheet
 
-        doc = self._templates[emp.domain].for_employee(emp)
-        rec = self._recommend(emp, doc)
+        report = self._templates[emp.domain].for_employee(emp)
+        rec = self._recommend(emp, report)
         if rec.recommended is None:
             raise AdvisorError(
                 "no protocol can be recommended: every one is excluded by the rules"
                 " (see advisor recommend)"
             )
         account = account_plan(
-            doc,
+            report,
             protocol=rec.recommended,
             full_name=emp.name,
             leave_on_server=rec.leave_on_server,

@@ -12,12 +12,11 @@ import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 from advisor.errors import AdvisorError
 from advisor.models import DiscoveryReport
 from advisor.needs import Needs, apply, load_answers
-from advisor.recommend import NAMES, Recommendation, facts_from_json, recommend
+from advisor.recommend import NAMES, Recommendation, facts_from_report, recommend
 from advisor.rules.loader import RuleSet, load
 
 MAX_REPORT_BYTES = 16 * 1024 * 1024  # a discovery report is tens of KB
@@ -28,7 +27,7 @@ class Plan:
     address: str
     lang: str
     needs: Needs
-    report: Mapping[str, Any]  # the advisor.discovery/1 document used
+    report: DiscoveryReport  # fresh, or a saved advisor.discovery/1 document, checked
     recommendation: Recommendation
     rules: RuleSet
 
@@ -38,21 +37,24 @@ def build_needs(answers: Path | None, need_flags: Mapping[str, object]) -> Needs
     return apply(needs, dict(need_flags), where="command line: ")
 
 
-def read_report(path: Path) -> dict[str, Any]:
-    """A saved ``advisor discover --json`` document, checked; one-line errors."""
+def read_report(path: Path, address: str) -> DiscoveryReport:
+    """A saved ``advisor discover --json`` document for ``address``, every value
+    checked (:func:`advisor.report.from_json`); one-line errors naming the file."""
     from advisor.fsutil import read_bounded
+    from advisor.report import ReportError, from_json
 
     data = read_bounded(path, MAX_REPORT_BYTES, what="a discovery report")
     try:
         doc = json.loads(data.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+    except (UnicodeDecodeError, ValueError) as exc:
+        # ValueError: bad JSON, or a number too long to convert (Python 3.11's int limit).
         raise AdvisorError(f"{path}: not a JSON document ({exc})") from None
     except RecursionError:
         raise AdvisorError(f"{path}: nested too deeply; not a discovery report") from None
-    if not isinstance(doc, dict):
-        raise AdvisorError(f"{path}: not a discovery report")
-    facts_from_json(doc)  # validates the schema marker
-    return doc
+    try:
+        return from_json(doc, address=address)
+    except ReportError as exc:
+        raise AdvisorError(f"{path}: not a usable discovery report: {exc}") from None
 
 
 def plan(
@@ -72,20 +74,16 @@ def plan(
     needs = build_needs(answers, need_flags or {})
     ruleset = load(rules_dirs, names=NAMES)  # bad rules fail before any network use
     if from_json is not None:
-        doc = read_report(from_json)
-    else:
-        from advisor.report import to_json
+        report = read_report(from_json, address)
+    elif report is None:
+        from advisor.discovery import Options
+        from advisor.runner import run_discovery
 
-        if report is None:
-            from advisor.discovery import Options
-            from advisor.runner import run_discovery
-
-            report = run_discovery(
-                address,
-                nameservers=nameservers,
-                ca_file=ca_file,
-                options=Options(timeout=timeout, offline=offline),
-            )
-        doc = to_json(report)
-    rec = recommend(needs, facts_from_json(doc), ruleset)
-    return Plan(str(doc.get("address", address)), lang, needs, doc, rec, ruleset)
+        report = run_discovery(
+            address,
+            nameservers=nameservers,
+            ca_file=ca_file,
+            options=Options(timeout=timeout, offline=offline),
+        )
+    rec = recommend(needs, facts_from_report(report), ruleset)
+    return Plan(report.address, lang, needs, report, rec, ruleset)

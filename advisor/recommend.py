@@ -14,6 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from advisor.models import DiscoveryReport, ExchangeFacts, Protocol
 from advisor.needs import Needs
 from advisor.rules.loader import PROTOCOLS, Rule, RuleSet
 
@@ -66,43 +67,32 @@ NEED_TYPES: dict[str, type | tuple[type, ...]] = {
 NAMES: dict[str, type | tuple[type, ...]] = {**NEED_TYPES, **FACT_TYPES}
 
 
-def facts_from_json(report: Mapping[str, Any]) -> dict[str, object]:
-    """Facts from an ``advisor.discovery/1`` document (a saved report or a fresh one)."""
-    if report.get("schema") != "advisor.discovery/1":
-        from advisor.errors import AdvisorError
+def facts_from_report(report: DiscoveryReport) -> dict[str, object]:
+    """The facts the rules may use, from a discovery report (fresh, or a saved one
+    read with :func:`advisor.report.from_json`)."""
+    live = report.live
 
-        raise AdvisorError(
-            f"not a discovery report (schema {report.get('schema')!r}); make one with"
-            " advisor discover ADDRESS --json"
-        )
-    live = bool(report.get("live", True))
-    incoming = [c for c in report.get("incoming", []) if isinstance(c, dict)]
-
-    def offered(protocol: str) -> bool:
+    def offered(protocol: Protocol) -> bool:
         return any(
-            c.get("protocol") == protocol and (c.get("verified") or not live) for c in incoming
+            c.endpoint.protocol is protocol and (c.verified or not live) for c in report.incoming
         )
 
-    exchange = report.get("exchange") or {}
-    provider = report.get("provider") or {}
-    has_exchange = bool(
-        exchange.get("ews_url")
-        or exchange.get("activesync_url")
-        or exchange.get("hosted") == "microsoft365"
-    )
-    found_any = bool(incoming) or has_exchange
+    exchange = report.exchange or ExchangeFacts()
+    provider = report.provider
+    on_m365 = exchange.hosted == "microsoft365"
+    has_exchange = bool(exchange.ews_url or exchange.activesync_url or on_m365)
+    found_any = bool(report.incoming) or has_exchange
     return {
-        "offers.imap": offered("imap"),
-        "offers.pop3": offered("pop3"),
+        "offers.imap": offered(Protocol.IMAP),
+        "offers.pop3": offered(Protocol.POP3),
         "offers.exchange": has_exchange,
-        "offers.activesync": bool(exchange.get("activesync_url"))
-        or exchange.get("hosted") == "microsoft365",
+        "offers.activesync": bool(exchange.activesync_url) or on_m365,
         # "Not offered" means something only when discovery saw the provider.
         "discovery.conclusive": live and found_any,
         "discovery.live": live,
-        "exchange.hosted": str(exchange.get("hosted") or "none"),
-        "provider.hosted_by": str(provider.get("hosted_by") or "none"),
-        "provider.requires_oauth2": bool(provider.get("requires_oauth2")),
+        "exchange.hosted": exchange.hosted or "none",
+        "provider.hosted_by": (provider.hosted_by if provider else None) or "none",
+        "provider.requires_oauth2": bool(provider and provider.requires_oauth2),
     }
 
 

@@ -7,19 +7,31 @@ never rename or remove them.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+import math
+import re
+from collections.abc import Callable, Mapping
+from enum import StrEnum
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from advisor import i18n
+from advisor.errors import AdvisorError
 from advisor.i18n import _
 from advisor.models import (
     Candidate,
     CertificateFacts,
     DiscoveryReport,
+    Endpoint,
     ExchangeFacts,
     ProbeResult,
+    ProbeStatus,
+    Protocol,
+    ProtocolFacts,
     ProviderFacts,
+    Security,
+    Source,
     Step,
     StepStatus,
+    TLSFacts,
 )
 
 if TYPE_CHECKING:
@@ -142,6 +154,407 @@ def to_json(report: DiscoveryReport) -> dict[str, Any]:
         "live": report.live,
         "notes": list(report.notes),
     }
+
+
+# --------------------------------------------------------------- reading
+
+# A saved report is handed around (a ticket, a colleague, a script): it is read
+# as hostile input, once, into the frozen model, and nothing downstream sees
+# the JSON. Limits are far above what discovery writes (tens of KB in all).
+MAX_TEXT = 2000  # a step's detail, a server greeting, a warning
+MAX_NAME = 320  # a user name (RFC 5321 §4.5.3.1: 64 + @ + 255), a provider's name
+MAX_URL = 2048  # the de-facto URL limit of browsers and servers
+MAX_SERVERS = 64  # candidates on each side
+MAX_STEPS = 1000
+MAX_ITEMS = 200  # capabilities, methods, certificate names, warnings, notes
+MAX_MS = 1e9  # about 11 days: a timing, not a date
+
+# RFC 4422 §3.1: SASL mechanism names (probes upper-case them).
+_SASL = re.compile(r"[A-Z0-9_-]{1,20}")
+# RFC 9110 §11.1: an authentication scheme is a token (Basic, NTLM, Negotiate, Bearer).
+_HTTP_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,39}")
+# Provider and hosting ids ("microsoft365", "gmx.com"): lower-case names.
+_ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?")
+# RFC 3986 §2: the characters a URL is made of; anything else is not a URL.
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+# Mozilla autoconfig placeholders: a report names concrete logins, never templates.
+_PLACEHOLDER = re.compile(r"%[A-Za-z]+%")
+EXCHANGE_HOSTING = ("microsoft365", "on-premises")
+
+_E = TypeVar("_E", bound=StrEnum)
+_T = TypeVar("_T")
+
+
+class ReportError(AdvisorError):
+    """A saved report that is not a valid ``advisor.discovery/1`` document."""
+
+
+class WrongAddressError(AdvisorError):
+    """The report was made for another address than the command's."""
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        from advisor.formats.text import short
+
+        return f"the string {short(value)}"
+    if isinstance(value, int | float):
+        return f"the number {value!r}"[:60]
+    return "a list" if isinstance(value, list) else "an object"
+
+
+def _bad(where: str, expected: str, value: object) -> ReportError:
+    return ReportError(f"{where}: expected {expected}, got {_kind(value)}")
+
+
+def _obj(value: object, where: str) -> Mapping[str, Any]:
+    if not isinstance(value, dict):
+        raise _bad(where, "an object", value)
+    return value
+
+
+def _list(value: object, where: str, limit: int, *, null_ok: bool = True) -> list[Any]:
+    if value is None and null_ok:
+        return []
+    if not isinstance(value, list):
+        raise _bad(where, "a list", value)
+    if len(value) > limit:
+        raise ReportError(f"{where}: {len(value)} items; at most {limit}")
+    return value
+
+
+def _items(
+    value: object, where: str, limit: int, read: Callable[[object, str], _T]
+) -> tuple[_T, ...]:
+    return tuple(read(item, f"{where}[{i}]") for i, item in enumerate(_list(value, where, limit)))
+
+
+def _text_or_none(value: object, where: str, limit: int = MAX_TEXT) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise _bad(where, "a string", value)
+    if len(value) > limit:
+        raise ReportError(f"{where}: {len(value)} characters long; at most {limit}")
+    from advisor.formats.text import unsafe_char
+
+    bad = unsafe_char(value)
+    if bad is not None:
+        raise ReportError(f"{where}: holds the control or bidi character {bad}")
+    return value
+
+
+def _text(value: object, where: str, limit: int = MAX_TEXT) -> str:
+    text = _text_or_none(value, where, limit)
+    if text is None:
+        raise _bad(where, "a string", value)
+    return text
+
+
+def _line(value: object, where: str) -> str:
+    return _text(value, where)
+
+
+def _bool(value: object, where: str) -> bool:
+    if not isinstance(value, bool):
+        raise _bad(where, "true or false", value)
+    return value
+
+
+def _int(value: object, where: str, low: int, high: int) -> int:
+    # bool is an int in Python and 993.7 a float: both are refused, never rounded.
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+        raise _bad(where, f"an integer from {low} to {high}", value)
+    return value
+
+
+def _duration(value: object, where: str) -> float:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or not 0 <= value <= MAX_MS
+    ):
+        raise _bad(where, "a duration in milliseconds", value)
+    return float(value)
+
+
+def _enum(cls: type[_E], value: object, where: str) -> _E:
+    if isinstance(value, str) and value in cls._value2member_map_:
+        return cls(value)
+    raise _bad(where, "one of " + ", ".join(m.value for m in cls), value)
+
+
+def hostname(value: object, where: str) -> str:
+    """A host name as discovery writes them (ASCII, lower case), or ReportError."""
+    from advisor.formats.text import normalise_hostname
+
+    text = _text(value, where, limit=300)
+    name = normalise_hostname(text) if text.strip() == text else None
+    if name is None:
+        raise _bad(where, "a host name", value)
+    return name
+
+
+def https_url(value: object, where: str) -> str | None:
+    """An ``https://`` URL with a valid host name, or None; ReportError otherwise."""
+    from urllib.parse import urlsplit
+
+    text = _text_or_none(value, where, limit=MAX_URL)
+    if not text:
+        return None
+    if not _URL_CHARS.fullmatch(text):
+        raise _bad(where, "an https:// URL (no spaces, quotes or non-ASCII characters)", value)
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        raise _bad(where, "an https:// URL", value) from None
+    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc:
+        raise _bad(where, "an https:// URL with a host name", value)
+    hostname(parts.hostname, where + " host")
+    if port == 0:
+        raise _bad(where, "an https:// URL with a port from 1 to 65535", value)
+    return text
+
+
+def _sasl(value: object, where: str) -> str:
+    text = _text(value, where, limit=20)
+    if not _SASL.fullmatch(text):
+        raise _bad(where, "a SASL mechanism name", value)
+    return text
+
+
+def _stated_auth(value: object, where: str) -> str:
+    from advisor.formats.mozilla import AUTH_METHODS
+
+    text = _text(value, where, limit=40)
+    sasl = text.startswith("SASL ") and _SASL.fullmatch(text[5:])
+    if text not in AUTH_METHODS and not sasl:
+        raise _bad(
+            where, "an autoconfig authentication method (password-cleartext, OAuth2...)", value
+        )
+    return text
+
+
+def _http_scheme(value: object, where: str) -> str:
+    text = _text(value, where, limit=40)
+    if not _HTTP_SCHEME.fullmatch(text):
+        raise _bad(where, "an HTTP authentication scheme", value)
+    return text
+
+
+def _id(value: object, where: str) -> str | None:
+    text = _text_or_none(value, where, limit=100)
+    if text is not None and not _ID.fullmatch(text):
+        raise _bad(where, "a lower-case id such as microsoft365", value)
+    return text
+
+
+def _username(value: object, where: str) -> str:
+    text = _text_or_none(value, where, limit=MAX_NAME) or ""
+    if text != text.strip() or (text and not text.isprintable()):
+        raise _bad(where, "a user name without spaces at the ends", value)
+    if _PLACEHOLDER.search(text):
+        raise _bad(where, "a user name (not a %PLACEHOLDER% of a configuration file)", value)
+    return text
+
+
+def _ip(value: object, where: str) -> str | None:
+    import ipaddress
+
+    text = _text_or_none(value, where, limit=64)
+    if text is None:
+        return None
+    try:
+        return str(ipaddress.ip_address(text))
+    except ValueError:
+        raise _bad(where, "an IP address", value) from None
+
+
+def _certificate_from(value: object, where: str) -> CertificateFacts | None:
+    if value is None:
+        return None
+    c = _obj(value, where)
+    return CertificateFacts(
+        subject=_text(c.get("subject", ""), f"{where}.subject"),
+        names=_items(c.get("names"), f"{where}.names", MAX_ITEMS, _line),
+        issuer=_text(c.get("issuer", ""), f"{where}.issuer"),
+        not_before=_text(c.get("not_before", ""), f"{where}.not_before", 64),
+        not_after=_text(c.get("not_after", ""), f"{where}.not_after", 64),
+        valid=_bool(c.get("valid", False), f"{where}.valid"),
+        error=_text_or_none(c.get("error"), f"{where}.error"),
+    )
+
+
+def _probe_from(value: object, where: str, endpoint: Endpoint) -> ProbeResult | None:
+    if value is None:
+        return None
+    p = _obj(value, where)
+    caps = _items(p.get("capabilities"), f"{where}.capabilities", MAX_ITEMS, _line)
+    before = p.get("capabilities_before_starttls")
+    tls = None
+    if p.get("tls") is not None:
+        t = _obj(p["tls"], f"{where}.tls")
+        tls = TLSFacts(
+            version=_text(t.get("version", ""), f"{where}.tls.version", 64),
+            cipher=_text(t.get("cipher", ""), f"{where}.tls.cipher", 200),
+            certificate=_certificate_from(t.get("certificate"), f"{where}.tls.certificate"),
+        )
+    facts = ProtocolFacts(
+        greeting=_text(p.get("greeting", ""), f"{where}.greeting"),
+        capabilities_before=caps
+        if before is None
+        else _items(before, f"{where}.capabilities_before_starttls", MAX_ITEMS, _line),
+        capabilities_after=() if before is None else caps,
+        login_disabled=_bool(p.get("login_disabled", False), f"{where}.login_disabled"),
+        tls=tls,
+    )
+    connect = p.get("connect_ms")
+    return ProbeResult(
+        endpoint=endpoint,
+        status=_enum(ProbeStatus, p.get("status"), f"{where}.status"),
+        detail=_text(p.get("detail", ""), f"{where}.detail"),
+        address=_ip(p.get("address"), f"{where}.address"),
+        connect_ms=None if connect is None else _duration(connect, f"{where}.connect_ms"),
+        elapsed_ms=_duration(p.get("elapsed_ms", 0), f"{where}.elapsed_ms"),
+        facts=facts,
+    )
+
+
+def _candidate_from(value: object, where: str, *, incoming: bool) -> Candidate:
+    c = _obj(value, where)
+    protocol = _enum(Protocol, c.get("protocol"), f"{where}.protocol")
+    if protocol.incoming != incoming:
+        side = "an incoming" if incoming else "an outgoing"
+        raise ReportError(f"{where}.protocol: {protocol.value} is not {side} protocol")
+    endpoint = Endpoint(
+        protocol=protocol,
+        hostname=hostname(c.get("hostname"), f"{where}.hostname"),
+        port=_int(c.get("port"), f"{where}.port", 1, 65535),
+        security=_enum(Security, c.get("security"), f"{where}.security"),
+    )
+    priority = c.get("srv_priority")
+    leave = c.get("leave_on_server")
+    return Candidate(
+        endpoint=endpoint,
+        username=_username(c.get("username"), f"{where}.username"),
+        sources=_items(
+            c.get("sources"), f"{where}.sources", len(Source), lambda v, w: _enum(Source, v, w)
+        ),
+        verified=_bool(c.get("verified", False), f"{where}.verified"),
+        auth=_items(c.get("auth"), f"{where}.auth", MAX_ITEMS, _sasl),
+        probe=_probe_from(c.get("probe"), f"{where}.probe", endpoint),
+        srv_priority=None
+        if priority is None
+        else _int(priority, f"{where}.srv_priority", 0, 65535),
+        stated_auth=_items(c.get("stated_auth"), f"{where}.stated_auth", 20, _stated_auth),
+        leave_on_server=None if leave is None else _bool(leave, f"{where}.leave_on_server"),
+    )
+
+
+def _exchange_from(value: object) -> ExchangeFacts | None:
+    if value is None:
+        return None
+    e = _obj(value, "exchange")
+    hosted = e.get("hosted")
+    if hosted is not None and hosted not in EXCHANGE_HOSTING:
+        raise _bad("exchange.hosted", "microsoft365, on-premises or null", hosted)
+    return ExchangeFacts(
+        ews_url=https_url(e.get("ews_url"), "exchange.ews_url"),
+        activesync_url=https_url(e.get("activesync_url"), "exchange.activesync_url"),
+        autodiscover_url=https_url(e.get("autodiscover_url"), "exchange.autodiscover_url"),
+        auth=_items(e.get("auth"), "exchange.auth", 20, _http_scheme),
+        hosted=hosted,
+    )
+
+
+def _provider_from(value: object) -> ProviderFacts | None:
+    if value is None:
+        return None
+    p = _obj(value, "provider")
+    return ProviderFacts(
+        # A domain's own autoconfig may name its provider freely: shown, never a file name.
+        id=_text_or_none(p.get("id"), "provider.id", 100) or "",
+        name=_text_or_none(p.get("name"), "provider.name", MAX_NAME) or "",
+        hosted_by=_id(p.get("hosted_by"), "provider.hosted_by"),
+        requires_oauth2=_bool(p.get("requires_oauth2", False), "provider.requires_oauth2"),
+    )
+
+
+def _step_from(value: object, where: str) -> Step:
+    s = _obj(value, where)
+    return Step(
+        source=_text(s.get("source"), f"{where}.source", 40),
+        target=_text(s.get("target", ""), f"{where}.target", MAX_URL),
+        status=_enum(StepStatus, s.get("status"), f"{where}.status"),
+        elapsed_ms=_duration(s.get("elapsed_ms", 0), f"{where}.elapsed_ms"),
+        detail=_text(s.get("detail", ""), f"{where}.detail"),
+        trusted=_bool(s.get("trusted", False), f"{where}.trusted"),
+    )
+
+
+def from_json(doc: object, *, address: str | None = None) -> DiscoveryReport:
+    """The report of an ``advisor.discovery/1`` document, every value checked.
+
+    ``address`` is the command's ADDRESS: a report made for anyone else is
+    refused (:class:`WrongAddressError`), so that a password or a person's files
+    never go to another mailbox's servers. Anything else wrong raises
+    :class:`ReportError` naming the field, e.g. ``incoming[0].port``.
+    """
+    from advisor.address import parse_address
+    from advisor.errors import AddressError
+
+    d = _obj(doc, "the document")
+    if d.get("schema") != SCHEMA:
+        raise ReportError(
+            f"not a discovery report (schema {_kind(d.get('schema'))}); make one with"
+            " advisor discover ADDRESS --json"
+        )
+    text = _text(d.get("address"), "address", MAX_NAME)
+    try:
+        parsed = parse_address(text)
+    except AddressError as exc:
+        raise ReportError(f"address: {exc}") from None
+    if address is not None:
+        wanted = parse_address(address)
+        if wanted.address_ascii != parsed.address_ascii:
+            raise WrongAddressError(
+                f"the report is for {parsed.address}, not {wanted.address}: make one for"
+                f" {wanted.address} with advisor discover {wanted.address} --json"
+            )
+    for key, expected in (("domain_ascii", parsed.domain_ascii), ("domain", parsed.domain)):
+        value = d.get(key, expected)
+        if value not in (expected, parsed.domain_ascii):
+            raise _bad(key, f"{expected!r}, the domain of the address", value)
+    return DiscoveryReport(
+        address=parsed.address,
+        domain=parsed.domain,
+        domain_ascii=parsed.domain_ascii,
+        incoming=_items(
+            d.get("incoming"),
+            "incoming",
+            MAX_SERVERS,
+            lambda v, w: _candidate_from(v, w, incoming=True),
+        ),
+        outgoing=_items(
+            d.get("outgoing"),
+            "outgoing",
+            MAX_SERVERS,
+            lambda v, w: _candidate_from(v, w, incoming=False),
+        ),
+        exchange=_exchange_from(d.get("exchange")),
+        provider=_provider_from(d.get("provider")),
+        steps=_items(d.get("steps"), "steps", MAX_STEPS, _step_from),
+        warnings=_items(d.get("warnings"), "warnings", MAX_ITEMS, _line),
+        elapsed_ms=_duration(d.get("elapsed_ms", 0), "elapsed_ms"),
+        notes=_items(d.get("notes"), "notes", MAX_ITEMS, _line),
+        live=_bool(d.get("live", True), "live"),
+    )
 
 
 # ------------------------------------------------------------------- text

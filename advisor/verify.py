@@ -45,7 +45,7 @@ import re
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -53,7 +53,7 @@ from typing import Any
 
 from advisor.address import EmailAddress, parse_address
 from advisor.errors import AdvisorError
-from advisor.models import ProbeStatus, Protocol, Security
+from advisor.models import DiscoveryReport, ProbeStatus, Protocol, Security
 from advisor.net.connect import ConnectStatus, connect
 from advisor.net.resolver import DnsClient, DnsStatus
 from advisor.net.tls import inspection_context, verify_error
@@ -169,38 +169,41 @@ def _stated_method(auth: Sequence[str]) -> str | None:
     return next((str(a) for a in auth if str(a) != "OAuth2"), None)
 
 
-def targets_from_report(report: Mapping[str, Any], protocol: str | None = None) -> list[Target]:
-    """The servers an export of this discovery report would configure."""
+def targets_from_report(report: DiscoveryReport, protocol: str | None = None) -> list[Target]:
+    """The servers an export of this discovery report would configure.
+
+    A saved report is checked against the address to log in as before this is
+    called (:func:`advisor.planning.read_report`): the password only goes to the
+    servers found for that address."""
     from advisor.export import pick
 
-    address = str(report.get("address") or "")
-    provider = report.get("provider") or {}
-    oauth = bool(provider.get("requires_oauth2"))
+    oauth = report.provider is not None and report.provider.requires_oauth2
     targets: list[Target] = []
     if protocol != "exchange":
-        incoming = pick(list(report.get("incoming") or []), protocol)
+        incoming = pick(report.incoming, protocol)
         if incoming is None:
             what = protocol.upper() if protocol else "incoming"
             raise AdvisorError(f"no {what} server was found to log in to")
-        outgoing = pick(list(report.get("outgoing") or []), None)
+        outgoing = pick(report.outgoing, None)
         for role, c in (("incoming", incoming), ("outgoing", outgoing)):
             if c is None:
                 continue
+            e = c.endpoint
             targets.append(
                 Target(
                     role=role,
-                    protocol=str(c["protocol"]),
-                    host=str(c["hostname"]),
-                    port=int(c["port"]),
-                    security=str(c["security"]),
-                    username=str(c.get("username") or address),
-                    oauth2_required=oauth or _oauth_only(c.get("stated_auth") or ()),
-                    auth=_stated_method(c.get("stated_auth") or ()),
+                    protocol=e.protocol.value,
+                    host=e.hostname,
+                    port=e.port,
+                    security=e.security.value,
+                    username=c.username or report.address,
+                    oauth2_required=oauth or _oauth_only(c.stated_auth),
+                    auth=_stated_method(c.stated_auth),
                 )
             )
-    ews = (report.get("exchange") or {}).get("ews_url")
+    ews = report.exchange.ews_url if report.exchange is not None else None
     if ews and protocol in (None, "exchange"):
-        targets.append(_ews_target(str(ews), address))
+        targets.append(_ews_target(ews, report.address))
     elif protocol == "exchange":
         raise AdvisorError("no Exchange (EWS) URL was found to log in to")
     return targets

@@ -533,7 +533,7 @@ class Wizard:
         return True
 
     def _export(
-        self, needs: Needs, doc: Mapping[str, Any], rec: Recommendation, local: str
+        self, needs: Needs, report: DiscoveryReport, rec: Recommendation, local: str
     ) -> list[Path]:
         from advisor.export import ClientKind, account_plan, render_files
 
@@ -574,7 +574,7 @@ class Wizard:
         else:
             name = ""
         account = account_plan(
-            doc,
+            report,
             protocol=protocol,
             full_name=name,
             leave_on_server=rec.leave_on_server,
@@ -628,8 +628,8 @@ class Wizard:
     # ------------------------------------------------------------ the flow
     def run(self) -> WizardResult:
         from advisor.needs import load_answers
-        from advisor.recommend import NAMES, facts_from_json, recommend
-        from advisor.report import render_recommendation, to_json
+        from advisor.recommend import NAMES, facts_from_report, recommend
+        from advisor.report import render_recommendation
         from advisor.rules.loader import load
 
         base = load_answers(self.options.answers) if self.options.answers else Needs()
@@ -644,8 +644,7 @@ class Wizard:
         needs = self._needs(base)
         report = self._wait()
         self._summary(report)
-        doc = to_json(report)
-        rec = recommend(needs, facts_from_json(doc), ruleset)
+        rec = recommend(needs, facts_from_report(report), ruleset)
         render_recommendation(
             rec,
             self.console,
@@ -658,7 +657,7 @@ class Wizard:
         if rec.recommended is None:
             self.p.say(_("No configuration files can be written for this address."))
         else:
-            written = self._export(needs, doc, rec, local)
+            written = self._export(needs, report, rec, local)
         saved = self._save_answers(needs)
         code = EXIT_OK if rec.recommended is not None else EXIT_NOTHING_USABLE
         return WizardResult(code, needs, written, saved)

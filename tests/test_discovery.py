@@ -24,6 +24,7 @@ from advisor.discovery import Discovery
 from advisor.models import DiscoveryReport, ProbeStatus, Security, StepStatus
 from advisor.net.resolver import DnsClient, parse_nameserver
 from advisor.net.trust import client_context
+from advisor.report import from_json, to_json
 from tests.lab.hostile import (
     BadTLS,
     Blackhole,
@@ -64,7 +65,10 @@ def discover_json(
         *extra,
     )
     assert err == ""
-    return code, json.loads(out)  # exactly one JSON document, nothing else
+    doc = json.loads(out)  # exactly one JSON document, nothing else
+    # What discovery writes, a saved report reads back as: the same model, the same JSON.
+    assert to_json(from_json(doc, address=address)) == doc
+    return code, doc
 
 
 def discover(

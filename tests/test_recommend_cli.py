@@ -87,14 +87,14 @@ def test_answers_file_then_flags(
         'backed_up = true\nclients = ["thunderbird"]\n[devices]\ndesktop = 1\nphone = 0\n'
     )
     _, doc = recommend_json(
-        capsys, "x@pop.example", "--from-json", str(saved_report), "--answers", str(answers)
+        capsys, "jane@pop.example", "--from-json", str(saved_report), "--answers", str(answers)
     )
     assert doc["needs"]["backed_up"] is True
     assert doc["pop3"]["leave_on_server"] is False
     # A flag wins over the file.
     _, doc = recommend_json(
         capsys,
-        "x@pop.example",
+        "jane@pop.example",
         "--from-json",
         str(saved_report),
         "--answers",
@@ -124,7 +124,7 @@ def test_bad_answers_are_one_line_errors(
     code, _out, err = run_cli(
         capsys,
         "recommend",
-        "x@pop.example",
+        "jane@pop.example",
         "--from-json",
         str(saved_report),
         "--answers",
@@ -137,7 +137,13 @@ def test_bad_answers_are_one_line_errors(
 
 def test_bad_flag_value(capsys: pytest.CaptureFixture[str], saved_report: Path) -> None:
     code, _, err = run_cli(
-        capsys, "recommend", "x@pop.example", "--from-json", str(saved_report), "--clients", "pine"
+        capsys,
+        "recommend",
+        "jane@pop.example",
+        "--from-json",
+        str(saved_report),
+        "--clients",
+        "pine",
     )
     assert code == 1
     assert "'pine' is not one of" in err
@@ -162,7 +168,7 @@ def test_policy_folder_forbids_pop3(
     )
     code, doc = recommend_json(
         capsys,
-        "x@pop.example",
+        "jane@pop.example",
         "--from-json",
         str(saved_report),
         "--rules",
@@ -181,7 +187,7 @@ def test_french_explanations(capsys: pytest.CaptureFixture[str], saved_report: P
     code, out, _ = run_cli(
         capsys,
         "recommend",
-        "x@pop.example",
+        "jane@pop.example",
         "--from-json",
         str(saved_report),
         "--lang",

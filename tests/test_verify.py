@@ -706,6 +706,7 @@ def test_targets_from_an_autodiscover_file(tmp_path: Path) -> None:
 
 
 def test_targets_from_a_report_follow_the_export(tmp_path: Path) -> None:
+    from advisor.report import from_json
     from advisor.verify import targets_from_report
 
     doc = json.loads(
@@ -720,14 +721,15 @@ def test_targets_from_a_report_follow_the_export(tmp_path: Path) -> None:
     )
     doc["provider"] = {"id": "m365", "requires_oauth2": True}
     doc["exchange"] = {"ews_url": "https://outlook.office365.com/EWS/Exchange.asmx"}
-    targets = targets_from_report(doc)
+    typed = from_json(doc)
+    targets = targets_from_report(typed)
     # The verified one first, as `advisor export` picks it; OAuth2 known from the provider.
     assert [(t.protocol, t.oauth2_required) for t in targets] == [
         ("imap", True),
         ("smtp", True),
         ("ews", False),
     ]
-    assert [t.protocol for t in targets_from_report(doc, "pop3")] == ["pop3", "smtp"]
+    assert [t.protocol for t in targets_from_report(typed, "pop3")] == ["pop3", "smtp"]
 
 
 @pytest.mark.parametrize(

@@ -31,3 +31,35 @@ def normalise_hostname(text: str) -> str | None:
     if len(name) > MAX_HOSTNAME or not all(HOST_LABEL.fullmatch(x) for x in name.split(".")):
         return None
     return name
+
+
+# Characters no text we show or write may carry: C0 and C1 controls (ESC starts
+# terminal escape sequences; U+009B and U+009D are 8-bit CSI and OSC), DEL,
+# bidirectional overrides, embeddings, isolates and marks (the "Trojan Source"
+# characters, CVE-2021-42574), line/paragraph separators, and lone surrogates
+# (not encodable in UTF-8: a file writer would crash on them).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+_UNSAFE_KEEPING_LINES = re.compile(
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200e\u200f\u2028\u2029\u202a-\u202e\u2066-\u2069\ud800-\udfff]"
+)
+
+
+def _escaped(match: re.Match[str]) -> str:
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def unsafe_char(text: str) -> str | None:
+    """The first control, bidi or surrogate character of ``text``, escaped; None if clean."""
+    found = _UNSAFE.search(text)
+    return None if found is None else _escaped(found)
+
+
+def escape_controls(text: str, *, keep_lines: bool = False) -> str:
+    """``text`` with every control, bidi or surrogate character shown escaped
+    (``\\x1b``, ``\\u202e``): what may go to a terminal, a README or a CSV cell.
+    With ``keep_lines``, tabs and line ends stay (a whole text file)."""
+    pattern = _UNSAFE_KEEPING_LINES if keep_lines else _UNSAFE
+    return pattern.sub(_escaped, text)
