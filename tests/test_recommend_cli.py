@@ -206,7 +206,7 @@ def test_french_explanations(capsys: pytest.CaptureFixture[str], saved_report: P
 def test_language_before_the_command_applies_to_it(
     capsys: pytest.CaptureFixture[str], saved_report: Path
 ) -> None:
-    args = ("x@pop.example", "--from-json", str(saved_report), "--desktops", "1", "--backed-up")
+    args = ("jane@pop.example", "--from-json", str(saved_report), "--desktops", "1", "--backed-up")
     code, out, _ = run_cli(capsys, "--lang", "fr", "recommend", *args)
     assert code == 0
     assert "Recommandé : POP3" in out
@@ -221,7 +221,7 @@ def test_language_before_the_command_applies_to_it(
 def test_home_wording_without_rule_ids_or_scores_and_explain_shows_them(
     capsys: pytest.CaptureFixture[str], saved_report: Path
 ) -> None:
-    args = ("x@pop.example", "--from-json", str(saved_report), "--desktops", "1", "--backed-up")
+    args = ("jane@pop.example", "--from-json", str(saved_report), "--desktops", "1", "--backed-up")
     code, home, _ = run_cli(capsys, "recommend", *args, "--phones", "0")
     assert code == 0
     assert "Recommended: POP3 (confidence high)" in home
@@ -240,7 +240,7 @@ def test_text_to_a_pipe_has_no_padding(
     capsys: pytest.CaptureFixture[str], saved_report: Path
 ) -> None:
     code, out, _ = run_cli(
-        capsys, "recommend", "x@pop.example", "--from-json", str(saved_report), "--desktops", "1"
+        capsys, "recommend", "jane@pop.example", "--from-json", str(saved_report), "--desktops", "1"
     )
     assert code == 0
     assert "\x1b[" not in out
