@@ -38,7 +38,7 @@ _ROOT_LANG: str | None = None  # `advisor --lang fr` (no command: the wizard)
 app = typer.Typer(
     name="advisor",
     help="Mail Setup Advisor: find how a mailbox is reached and configure mail clients.",
-    add_completion=False,
+    add_completion=True,  # --install-completion / --show-completion (bash, zsh, fish)
     # No arguments: the guided wizard (see _root).
     invoke_without_command=True,
     pretty_exceptions_enable=False,

@@ -33,3 +33,37 @@ def test_commands_still_get_their_options(capsys: pytest.CaptureFixture[str]) ->
     with pytest.raises(SystemExit):
         cli.main(["verify", "--help"])
     assert "--oauth-token-stdin" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("shell", "env", "expected"),
+    [
+        ("bash", {"COMP_WORDS": "advisor disc", "COMP_CWORD": "1"}, "discover"),
+        ("zsh", {"_TYPER_COMPLETE_ARGS": "advisor ver"}, '"verify"'),
+        (
+            "fish",
+            {"_TYPER_COMPLETE_ARGS": "advisor ex", "_TYPER_COMPLETE_FISH_ACTION": "get-args"},
+            "export\t",
+        ),
+    ],
+)
+def test_shell_completion_names_the_commands(
+    shell: str, env: dict[str, str], expected: str
+) -> None:
+    """What `advisor --install-completion` wires into each shell: the shell calls
+    advisor back with these variables and reads the candidates."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    done = subprocess.run(
+        [str(Path(sys.executable).with_name("advisor"))],  # the installed command
+        env={**os.environ, "_ADVISOR_COMPLETE": f"complete_{shell}", **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    assert expected in done.stdout
