@@ -34,6 +34,7 @@ from __future__ import annotations
 import contextlib
 import csv
 import hashlib
+import itertools
 import json
 import os
 import re
@@ -89,6 +90,9 @@ PROCESS_MIN_ROWS = 1000  # from this many rows, worker processes (two per CPU)
 CHUNK = 32  # rows per task sent to a worker process
 ORPHAN_CHECK = 0.2  # seconds between a worker process's checks that the main one lives
 WINDOW = 512  # rows in flight at most (read, queued or being written), ~2 KB each
+# index.html: a page a browser opens at once (200,000 rows on one page were 122 MB).
+INDEX_PAGE_ROWS = 2000  # rows (employees and domains) a page, at most; ~1.2 MB of typical rows
+INDEX_PAGE_BYTES = 2 * 1024 * 1024  # and never more than this, whatever the rows hold
 DISCOVERIES_PER_JOB = 2  # discoveries wait on the network: twice as many at once as --jobs
 
 DEVICE_KINDS = {
@@ -307,7 +311,8 @@ class EmployeeCsv:
         def bad(message: str) -> BadRow:
             shown = email_cell if _utf8([email_cell]) else ""
             safe_name = name if _utf8([name]) else ""
-            return BadRow(line, shown[:MAX_VALUE], safe_name[:MAX_NAME], lang_cell[:8], message)
+            safe_lang = lang_cell[:8] if _utf8([lang_cell]) else ""
+            return BadRow(line, shown[:MAX_VALUE], safe_name[:MAX_NAME], safe_lang, message)
 
         if not _utf8(row):
             return bad("not UTF-8 or Windows-1252 text (save the CSV as UTF-8)")
@@ -576,6 +581,7 @@ class Outcome:
     failures: list[RowResult] = field(default_factory=list)  # the first MAX_LISTED
     kept: list[RowResult] = field(default_factory=list)  # the first MAX_LISTED
     reports_kept: list[str] = field(default_factory=list)  # summary/index edited by hand
+    index_pages: int = 1
     elapsed: float = 0.0
 
     @property
@@ -605,6 +611,8 @@ class Settings:
     timeout: float = 10.0
     offline: bool = False
     processes: int | None = None  # worker processes; None: two per CPU for large runs
+    index_page_rows: int = INDEX_PAGE_ROWS
+    index_page_bytes: int = INDEX_PAGE_BYTES
 
 
 # ------------------------------------------------------------------ files
@@ -1004,7 +1012,9 @@ class Onboarding:
                 discovery.result()
             self._shards = self._start_processes(rows)
             # Pass 2: every row, in order, a bounded number in flight.
-            with _Reports(self.out, s.lang) as reports:
+            with _Reports(
+                self.out, s.lang, page_bytes=s.index_page_bytes, page_rows=s.index_page_rows
+            ) as reports:
                 pending: deque[Future[RowResult]] = deque()
 
                 def emit(res: RowResult) -> None:
@@ -1286,29 +1296,45 @@ def _update_folder(
 
 
 class _Reports:
-    """``summary.csv`` and ``index.html``, streamed to temporary files, renamed at the end."""
+    """``summary.csv`` and the pages of ``index.html``, streamed: nothing grows with the rows.
 
-    def __init__(self, out: Path, lang: str) -> None:
+    Each result goes to a temporary ``summary.csv`` and, rendered once as one
+    line of HTML, to a spool file. At the end the spool is read twice: to cut
+    it into pages (at most ``page_rows`` rows and ``page_bytes`` bytes each),
+    then to write them; every file is renamed into place at the end, the
+    first page (``index.html``, with the totals) last.
+    """
+
+    def __init__(self, out: Path, lang: str, *, page_bytes: int, page_rows: int) -> None:
         self.out = out
         self.lang = lang
+        self.page_bytes = page_bytes
+        self.page_rows = max(1, page_rows)
+        self.rows = 0
         self._summary: IO[str] | None = None
-        self._spool: IO[str] | None = None
+        self._spool: IO[bytes] | None = None
         self._writer: Any = None
+        self._temporaries: list[Path] = []
 
     def __enter__(self) -> _Reports:
+        from advisor.sheets import IndexRenderer
+
+        self._renderer = IndexRenderer(lang=self.lang, generated=time.strftime("%Y-%m-%d"))
         try:
-            fd, self._summary_tmp = tempfile.mkstemp(
-                prefix=f".{SUMMARY}.", suffix=".tmp", dir=self.out
-            )
+            fd, summary_tmp = tempfile.mkstemp(prefix=f".{SUMMARY}.", suffix=".tmp", dir=self.out)
         except OSError as exc:
             raise AdvisorError(f"{self.out}: cannot write: {exc.strerror or exc}") from None
+        self._summary_tmp = Path(summary_tmp)
+        self._temporaries.append(self._summary_tmp)
         self._summary = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
         self._writer = csv.writer(self._summary)
         self._writer.writerow(SUMMARY_COLUMNS)
-        self._spool = tempfile.TemporaryFile("w+", encoding="utf-8")  # closed in __exit__
+        self._spool = tempfile.TemporaryFile("w+b")  # closed in __exit__
         return self
 
     def add(self, res: RowResult) -> None:
+        from advisor.sheets import IndexRow
+
         assert self._spool is not None
         self._writer.writerow(
             [
@@ -1325,71 +1351,128 @@ class _Reports:
                 _csv_cell(res.message),
             ]
         )
-        self._spool.write(
-            json.dumps(
-                [
-                    res.line,
-                    res.email,
-                    res.name,
-                    res.lang,
-                    res.status.value,
-                    res.protocol,
-                    res.folder,
-                    list(res.files),
-                    res.message,
-                ],
-                ensure_ascii=False,
+        html = self._renderer.employee_row(
+            IndexRow(
+                res.line,
+                res.email,
+                res.name,
+                res.lang,
+                res.status.value,
+                res.protocol,
+                res.folder,
+                res.files,
+                res.message,
             )
-            + "\n"
         )
+        # One line a row (values are cleaned of line breaks); the spool is cut at lines.
+        self._spool.write(html.replace("\n", " ").encode("utf-8", "replace") + b"\n")
+        self.rows += 1
+
+    def _spooled(self) -> Iterator[bytes]:
+        assert self._spool is not None
+        self._spool.flush()
+        self._spool.seek(0)
+        yield from self._spool
+
+    def _cut(self, domains: Sequence[str], budget: int) -> list[int]:
+        """Where each page starts (index of its first row: domains first, then employees)."""
+        starts = [0]
+        size = count = 0
+        lengths = (len(row.encode()) for row in domains)
+        for i, length in enumerate(itertools.chain(lengths, map(len, self._spooled()))):
+            if count and (count >= self.page_rows or size + length > budget):
+                starts.append(i)
+                size = count = 0
+            size += length
+            count += 1
+        return starts
+
+    def _temporary(self, name: str) -> tuple[Path, IO[str]]:
+        try:
+            fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.out)
+        except OSError as exc:
+            raise AdvisorError(f"{self.out}: cannot write: {exc.strerror or exc}") from None
+        self._temporaries.append(Path(tmp))
+        return Path(tmp), os.fdopen(fd, "w", encoding="utf-8")
 
     def finish(self, outcome: Outcome) -> None:
-        from advisor.sheets import DomainRow, IndexRow, iter_index_html
+        try:
+            self._finish(outcome)
+        except OSError as exc:  # a full disk, a folder made read-only meanwhile
+            raise AdvisorError(
+                f"{self.out}: cannot write the reports: {exc.strerror or exc}"
+            ) from None
+
+    def _finish(self, outcome: Outcome) -> None:
+        from advisor.sheets import DomainRow, index_page_name
 
         assert self._summary is not None
-        assert self._spool is not None
         state = _read_state(self.out)
         self._summary.flush()
         os.fsync(self._summary.fileno())
         self._summary.close()
         self._summary = None
-        hashes: dict[str, str] = {}
-        hashes[SUMMARY] = _install(
-            self.out, SUMMARY, Path(self._summary_tmp), state, outcome.reports_kept
-        )
 
-        def rows() -> Iterator[IndexRow]:
-            assert self._spool is not None
-            self._spool.seek(0)
-            for text in self._spool:
-                line, email, name, lang, status, protocol, folder, files, message = json.loads(text)
-                yield IndexRow(
-                    line, email, name, lang, status, protocol, folder, tuple(files), message
-                )
-
+        renderer = self._renderer
         domains = [
-            DomainRow(d.domain, d.origin, d.age, d.servers if not d.failed else d.error)
+            renderer.domain_row(
+                DomainRow(d.domain, d.origin, d.age, d.servers if not d.failed else d.error)
+            )
             for d in outcome.domains
         ]
         counts = {str(k): v for k, v in outcome.counts.items()} | {"total": outcome.total}
-        fd, index_tmp = tempfile.mkstemp(prefix=f".{INDEX}.", suffix=".tmp", dir=self.out)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            for chunk in iter_index_html(
-                rows(), domains, counts=counts, lang=self.lang, generated=time.strftime("%Y-%m-%d")
-            ):
-                handle.write(chunk)
-            handle.flush()
-            os.fsync(handle.fileno())
-        hashes[INDEX] = _install(self.out, INDEX, Path(index_tmp), state, outcome.reports_kept)
+        entries = len(domains) + self.rows
+        budget = self.page_bytes - renderer.overhead(counts, max(1, entries))
+        starts = self._cut(domains, budget)
+        pages = len(starts)
+        ends = [*starts[1:], entries]
+        domain_rows = iter(domains)
+        employee_rows = (line.decode() for line in self._spooled())
+        written: list[tuple[str, Path]] = []
+        for number, (start, end) in enumerate(zip(starts, ends, strict=True), 1):
+            in_domains = max(0, min(end, len(domains)) - start)
+            name = index_page_name(number)
+            tmp, handle = self._temporary(name)
+            with handle:
+                for chunk in renderer.page(
+                    number,
+                    pages,
+                    counts=counts if number == 1 else None,
+                    domains=itertools.islice(domain_rows, in_domains),
+                    employees=itertools.islice(employee_rows, end - start - in_domains),
+                    employees_table=self.rows == 0,
+                ):
+                    handle.write(chunk)
+                handle.flush()
+                os.fsync(handle.fileno())
+            written.append((name, tmp))
+        outcome.index_pages = pages
+
+        kept = outcome.reports_kept
+        hashes: dict[str, str] = {}
+        hashes[SUMMARY] = _install(self.out, SUMMARY, self._summary_tmp, state, kept)
+        # The first page last: whoever opens it finds the pages it links to.
+        for name, tmp in reversed(written):
+            hashes[name] = _install(self.out, name, tmp, state, kept)
+        for name, sha in state.items():
+            # A page of an earlier, longer run: removed, unless edited by hand since.
+            old = self.out / name
+            if name not in hashes and _OLD_PAGE.fullmatch(name) and _file_sha(old) == sha:
+                with contextlib.suppress(OSError):
+                    old.unlink()
         _write(self.out / RUN_STATE, json.dumps({"files": hashes}, indent=1).encode())
 
     def __exit__(self, *exc: object) -> None:
         if self._summary is not None:
             self._summary.close()
+        for tmp in self._temporaries:  # renamed into place, or left by a failure
             with contextlib.suppress(OSError):
-                os.unlink(self._summary_tmp)
+                tmp.unlink()
         if self._spool is not None:
             self._spool.close()
+
+
+_OLD_PAGE = re.compile(r"index-[0-9]+\.html")
 
 
 def _read_state(out: Path) -> dict[str, str]:
@@ -1445,7 +1528,9 @@ def render_outcome(outcome: Outcome) -> str:
     for name in outcome.reports_kept:
         lines.append(f"{name} was edited by hand: kept; this run's is {name}.new")
     lines.append(
-        f"For IT: {outcome.out / SUMMARY} and {outcome.out / INDEX}; one folder per employee"
+        f"For IT: {outcome.out / SUMMARY} and {outcome.out / INDEX}"
+        + (f" ({outcome.index_pages} pages)" if outcome.index_pages > 1 else "")
+        + "; one folder per employee"
         f" with {SHEET_HTML} and {SHEET_MD}."
     )
     return "\n".join(lines) + "\n"

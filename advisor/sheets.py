@@ -37,6 +37,10 @@ PROTOCOL_NAMES = {"imap": "IMAP", "pop3": "POP3", "exchange": "Exchange"}
 SHEET_HTML = "setup-sheet.html"
 SHEET_MARKDOWN = "setup-sheet.md"
 INDEX_CHUNK_ROWS = 256  # rows per yielded chunk: big enough to write fast, small in memory
+INDEX_NAV_ALL = 30  # up to this many pages, the navigation names every one
+INDEX_NAV_NEAR = 3  # else the pages this close to the current one,
+INDEX_NAV_MARKS = 20  # about this many evenly spaced ones, and the first and the last
+INDEX_PAGE_SLACK = 1024  # bytes: a page's navigation may name a few more pages than measured
 
 # Where Thunderbird reads isp/ files (as README.txt says; Mozilla's "Autoconfiguration"
 # page: the isp folder of the installation directory).
@@ -1186,9 +1190,11 @@ thead th{background:#f0f0f0}td.num{text-align:right}
 .status-done{color:#1a7f37}.status-unchanged{color:var(--muted)}
 .status-kept-edits{color:#9a6700;font-weight:600}.status-failed{color:#b3261e;font-weight:600}
 .origin-failed{color:#b3261e}
+nav.pages{margin:.6rem 0;display:flex;flex-wrap:wrap;gap:.3rem .6rem}nav .off{color:var(--muted)}
 footer{color:var(--muted);font-size:.85rem;margin:1.5rem 0 1rem;padding-top:.5rem;
 border-top:1px solid var(--line)}
-@media print{body{font-size:9pt;margin:0}a{color:inherit;text-decoration:none}
+@media print{body{font-size:9pt;margin:0}nav.pages{display:none}
+a{color:inherit;text-decoration:none}
 thead{display:table-header-group}tr{break-inside:avoid;page-break-inside:avoid}
 h2{break-after:avoid;page-break-after:avoid}thead th{background:none}@page{margin:1cm}}
 """
@@ -1203,24 +1209,181 @@ def _link(folder: str, name: str, label: str) -> str:
     return f'<a href="{_e(href)}">{_e(label)}</a>'
 
 
-def _index_row(row: IndexRow, labels: Mapping[str, str]) -> str:
-    status = labels.get(row.status, row.status)
-    protocol = PROTOCOL_NAMES.get(row.protocol or "", row.protocol or "-")
-    links = ""
-    if row.status != "failed" and row.folder:
-        folder = row.folder.rstrip("/")
-        parts = []
-        if SHEET_HTML in row.files:
-            parts.append(_link(folder, SHEET_HTML, labels["sheet"]))
-        parts += [_link(folder, f, f) for f in row.files if f != SHEET_HTML]
-        links = " ".join(parts)
-    return (
-        f'<tr class="{_status_class(row.status)}"><td class="num">{_e(str(row.line))}</td>'
-        f"<td>{_e(_clean(row.name))}</td><td>{_e(_clean(row.email))}</td>"
-        f"<td>{_e(row.lang)}</td><td>{_e(protocol)}</td>"
-        f'<td class="{_status_class(row.status)}">{_e(status)}</td>'
-        f'<td class="files">{links}</td><td>{_e(_clean(row.message))}</td></tr>\n'
-    )
+def index_page_name(number: int) -> str:
+    """Page 1 is ``index.html`` (with the totals); the others ``index-2.html`` and on."""
+    return "index.html" if number == 1 else f"index-{number}.html"
+
+
+def _page_list(number: int, pages: int) -> list[int | None]:
+    """The pages the navigation names (``None``: a gap), a bounded number of them:
+    all of a few; else the first, the last, the neighbours and evenly spaced marks."""
+    if pages <= INDEX_NAV_ALL:
+        return list(range(1, pages + 1))
+    step = -(-pages // INDEX_NAV_MARKS)
+    near = range(max(1, number - INDEX_NAV_NEAR), min(pages, number + INDEX_NAV_NEAR) + 1)
+    keep = sorted({1, pages, *near, *range(step, pages, step)})
+    shown: list[int | None] = []
+    for n in keep:
+        if shown and shown[-1] is not None and n != shown[-1] + 1:
+            shown.append(None)
+        shown.append(n)
+    return shown
+
+
+class IndexRenderer:
+    """IT staff's index, over as many pages as it takes to keep each one small.
+
+    Each employee or domain row is rendered once, to one line of HTML (every
+    value passes :func:`_clean`, so no line break is left inside), which the
+    caller may keep on disk; :meth:`page` then wraps a page's rows. Every label
+    is translated here, so no language block is held open across a ``yield``
+    (the caller's thread keeps its own language).
+    """
+
+    def __init__(self, *, lang: str, generated: str) -> None:
+        self.lang = lang
+        with i18n.language(lang) as chosen:
+            self.chosen = chosen
+            self.labels = _status_labels()
+            self.labels["sheet"] = _("setup sheet")
+            self.title = _("Mail setup: onboarding index")
+            self.domains_heading = _("Domains")
+            self.domain_columns = (_("Domain"), _("Discovery"), _("Servers or error"))
+            self.employees_heading = _("Employees")
+            self.employee_columns = (
+                _("Line"),
+                _("Name"),
+                _("Address"),
+                _("Language"),
+                _("Protocol"),
+                _("Status"),
+                _("Files"),
+                _("Message"),
+            )
+            self.nav_label = _("Pages")
+            self.first = _("« first")
+            self.previous = _("‹ previous")
+            self.next = _("next ›")
+            self.last = _("last »")
+            self.page_of = _("page {number} of {pages}")
+            self.count = _("{label}: {count}")
+            self.footer = _("Made by Mail Setup Advisor on {date}").format(date=_clean(generated))
+
+    def employee_row(self, row: IndexRow) -> str:
+        labels = self.labels
+        status = labels.get(row.status, row.status)
+        protocol = PROTOCOL_NAMES.get(row.protocol or "", row.protocol or "-")
+        links = ""
+        if row.status != "failed" and row.folder:
+            folder = row.folder.rstrip("/")
+            parts = []
+            if SHEET_HTML in row.files:
+                parts.append(_link(folder, SHEET_HTML, labels["sheet"]))
+            parts += [_link(folder, f, f) for f in row.files if f != SHEET_HTML]
+            links = " ".join(parts)
+        return (
+            f'<tr class="{_status_class(row.status)}"><td class="num">{_e(str(row.line))}</td>'
+            f"<td>{_e(_clean(row.name))}</td><td>{_e(_clean(row.email))}</td>"
+            f"<td>{_e(_clean(row.lang))}</td><td>{_e(protocol)}</td>"
+            f'<td class="{_status_class(row.status)}">{_e(status)}</td>'
+            f'<td class="files">{links}</td><td>{_e(_clean(row.message))}</td></tr>\n'
+        )
+
+    def domain_row(self, domain: DomainRow) -> str:
+        origin_class = "origin-failed" if domain.origin == "failed" else ""
+        with i18n.language(self.chosen):
+            origin = _origin(domain, self.chosen)
+        return (
+            f"<tr><td><code>{_e(_clean(domain.domain))}</code></td>"
+            f'<td class="{origin_class}">{_e(origin)}</td>'
+            f"<td>{_e(_clean(domain.summary))}</td></tr>\n"
+        )
+
+    def _nav(self, number: int, pages: int) -> str:
+        if pages < 2:
+            return ""
+
+        def to(n: int, label: str, rel: str) -> str:
+            return f'<a href="{index_page_name(n)}" rel="{rel}">{_e(label)}</a>'
+
+        def off(label: str) -> str:
+            return f'<span class="off">{_e(label)}</span>'
+
+        parts = [
+            to(1, self.first, "first") if number > 1 else off(self.first),
+            to(number - 1, self.previous, "prev") if number > 1 else off(self.previous),
+        ]
+        for n in _page_list(number, pages):
+            if n is None:
+                parts.append("<span>…</span>")
+            elif n == number:
+                parts.append(f'<strong aria-current="page">{n}</strong>')
+            else:
+                parts.append(f'<a href="{index_page_name(n)}">{n}</a>')
+        parts.append(to(number + 1, self.next, "next") if number < pages else off(self.next))
+        parts.append(to(pages, self.last, "last") if number < pages else off(self.last))
+        return f'<nav class="pages" aria-label="{_e(self.nav_label)}">{" ".join(parts)}</nav>\n'
+
+    def _table(self, heading: str, columns: Sequence[str]) -> str:
+        cells = "".join(f'<th scope="col">{_e(h)}</th>' for h in columns)
+        return f"<h2>{_e(heading)}</h2>\n<table>\n<thead><tr>{cells}</tr></thead>\n<tbody>\n"
+
+    def page(
+        self,
+        number: int,
+        pages: int,
+        *,
+        counts: Mapping[str, int] | None,
+        domains: Iterable[str] = (),
+        employees: Iterable[str] = (),
+        employees_table: bool = True,
+    ) -> Iterator[str]:
+        """Page ``number`` of ``pages``, in chunks: ``domains`` and ``employees`` are
+        rows from :meth:`domain_row` and :meth:`employee_row`, read once, as they come.
+        ``counts`` (the totals) go on the first page. A table without rows is left
+        out, except the employees' when ``employees_table`` says so."""
+        title = self.title
+        if pages > 1:
+            title += " — " + self.page_of.format(number=number, pages=pages)
+        head = [_html_head(self.chosen, title, _INDEX_CSS), f"<h1>{_e(title)}</h1>\n"]
+        if counts is not None:
+            order = ["total", *STATUSES]
+            order += sorted(k for k in counts if k not in order)
+            summary = "".join(
+                f'<li class="{_status_class(k)}">'
+                + _e(self.count.format(label=self.labels.get(k, k), count=counts[k]))
+                + "</li>"
+                for k in order
+                if k in counts
+            )
+            head.append(f'<ul class="counts">{summary}</ul>\n')
+        nav = self._nav(number, pages)
+        head.append(nav)
+        yield "".join(head)
+        for rows, heading, columns, always in (
+            (domains, self.domains_heading, self.domain_columns, False),
+            (employees, self.employees_heading, self.employee_columns, employees_table),
+        ):
+            batch: list[str] = [self._table(heading, columns)] if always else []
+            for row in rows:
+                if not batch:
+                    batch.append(self._table(heading, columns))
+                batch.append(row)
+                if len(batch) >= INDEX_CHUNK_ROWS:
+                    yield "".join(batch)
+                    batch = [""]  # the table is open
+            if batch:
+                yield "".join(batch) + "</tbody>\n</table>\n"
+        yield f"{nav}<footer><p>{_e(self.footer)}</p></footer>\n</body>\n</html>\n"
+
+    def overhead(self, counts: Mapping[str, int], pages: int) -> int:
+        """Bytes (UTF-8) of any page of at most ``pages`` pages, without its rows:
+        the rows of a page may take the page size limit minus this."""
+        sizes = []
+        for number in sorted({1, 2, pages // 2, pages // 2 + 1, pages - 1, pages} - {0}):
+            empty = self.page(number, pages, counts=counts, domains=[""], employees=[""])
+            sizes.append(len("".join(empty).encode()))
+        return max(sizes) + INDEX_PAGE_SLACK
 
 
 def iter_index_html(
@@ -1231,62 +1394,12 @@ def iter_index_html(
     lang: str,
     generated: str,
 ) -> Iterator[str]:
-    """IT staff's ``index.html``, in chunks: ``rows`` is read once, as it comes.
-
-    Every label is translated before the first chunk, so no language block is
-    held open across ``yield`` (the caller's thread keeps its own language).
-    """
-    with i18n.language(lang) as chosen:
-        labels = _status_labels()
-        labels["sheet"] = _("setup sheet")
-        title = _("Mail setup: onboarding index")
-        order = ["total", *STATUSES]
-        order += sorted(k for k in counts if k not in order)
-        summary = "".join(
-            f'<li class="{_status_class(k)}">'
-            + _e(_("{label}: {count}").format(label=labels.get(k, k), count=counts[k]))
-            + "</li>"
-            for k in order
-            if k in counts
-        )
-        head = [_html_head(chosen, title, _INDEX_CSS), f"<h1>{_e(title)}</h1>\n"]
-        head.append(f'<ul class="counts">{summary}</ul>\n')
-        if domains:
-            domains_heading = _("Domains")
-            head.append(f"<h2>{_e(domains_heading)}</h2>\n<table>\n<thead><tr>")
-            for h in (_("Domain"), _("Discovery"), _("Servers or error")):
-                head.append(f'<th scope="col">{_e(h)}</th>')
-            head.append("</tr></thead>\n<tbody>\n")
-            for d in domains:
-                origin_class = "origin-failed" if d.origin == "failed" else ""
-                head.append(
-                    f"<tr><td><code>{_e(_clean(d.domain))}</code></td>"
-                    f'<td class="{origin_class}">{_e(_origin(d, chosen))}</td>'
-                    f"<td>{_e(_clean(d.summary))}</td></tr>\n"
-                )
-            head.append("</tbody>\n</table>\n")
-        employees_heading = _("Employees")
-        head.append(f"<h2>{_e(employees_heading)}</h2>\n<table>\n<thead><tr>")
-        for h in (
-            _("Line"),
-            _("Name"),
-            _("Address"),
-            _("Language"),
-            _("Protocol"),
-            _("Status"),
-            _("Files"),
-            _("Message"),
-        ):
-            head.append(f'<th scope="col">{_e(h)}</th>')
-        head.append("</tr></thead>\n<tbody>\n")
-        footer = _("Made by Mail Setup Advisor on {date}").format(date=_clean(generated))
-    yield "".join(head)
-    batch: list[str] = []
-    for row in rows:
-        batch.append(_index_row(row, labels))
-        if len(batch) >= INDEX_CHUNK_ROWS:
-            yield "".join(batch)
-            batch.clear()
-    if batch:
-        yield "".join(batch)
-    yield f"</tbody>\n</table>\n<footer><p>{_e(footer)}</p></footer>\n</body>\n</html>\n"
+    """IT staff's index on one page, in chunks: ``rows`` is read once, as it comes."""
+    renderer = IndexRenderer(lang=lang, generated=generated)
+    yield from renderer.page(
+        1,
+        1,
+        counts=counts,
+        domains=[renderer.domain_row(d) for d in domains],
+        employees=(renderer.employee_row(r) for r in rows),
+    )
