@@ -150,7 +150,8 @@ def test_a_page_never_exceeds_its_byte_limit(tmp_path: Path) -> None:
 
 def test_summary_csv_has_every_row_in_input_order(tmp_path: Path) -> None:
     rows = bad_rows(40)
-    rows[7] = "nobody7,Nobody 7,\udcff"  # a cell that is not UTF-8 (surrogateescape)
+    # A byte that neither UTF-8 nor Windows-1252 decodes, in the language cell.
+    rows[7] = "nobody7,Nobody 7,\udc81"
     staff = tmp_path / "out.csv"
     staff.write_bytes(
         ("email,name,lang\n" + "".join(r + "\n" for r in rows)).encode("utf-8", "surrogateescape")
@@ -160,7 +161,8 @@ def test_summary_csv_has_every_row_in_input_order(tmp_path: Path) -> None:
         got = list(csv.DictReader(handle))
     assert [int(r["line"]) for r in got] == list(range(2, 42))
     assert [r["email"] for r in got] == [r.split(",")[0] for r in rows]
-    assert got[7]["message"] == "not UTF-8 text (save the CSV as UTF-8)"
+    assert got[7]["message"].startswith("not UTF-8 or Windows-1252 text")
+    assert got[7]["lang"] == ""
     assert not list((tmp_path / "out").glob(".*.tmp"))  # every temporary file renamed
 
 
