@@ -24,7 +24,7 @@ from advisor.formats.plan import (
     ServerSetting,
 )
 from advisor.formats.text import normalise_hostname
-from advisor.models import Candidate, DiscoveryReport, Protocol, ProviderFacts, Security
+from advisor.models import Candidate, DiscoveryReport, Protocol, ProviderFacts, Security, Source
 
 XML_FOLDER_WINDOWS = r"C:\ProgramData\MailSetupAdvisor"  # where the README puts the POX file
 
@@ -271,10 +271,14 @@ def domain_config_from_report(report: DiscoveryReport) -> DomainConfig:
     incoming: list[ServerSetting] = []
     outgoing: list[ServerSetting] = []
     for candidates, bucket in ((report.incoming, incoming), (report.outgoing, outgoing)):
-        for c in candidates:
-            if c.verified and c.endpoint.security is not Security.PLAIN:
-                server = _server(c, provider.requires_oauth2)
-                bucket.append(replace(server, username=_template(server.username, email)))
+        usable = [c for c in candidates if c.verified and c.endpoint.security is not Security.PLAIN]
+        # When the domain's sources name servers, publish those: a port that only
+        # answered a guess carries no login template or method, and a domain file that
+        # offers it would sign people in the wrong way (the "%EMAILADDRESS%" default).
+        stated = [c for c in usable if set(c.sources) - _GUESSED_ONLY]
+        for c in stated or usable:
+            server = _server(c, provider.requires_oauth2)
+            bucket.append(replace(server, username=_template(server.username, email)))
     if not incoming or not outgoing:
         raise AdvisorError(
             f"discovery verified no {'incoming' if not incoming else 'outgoing'} server for"
@@ -290,6 +294,10 @@ def domain_config_from_report(report: DiscoveryReport) -> DomainConfig:
         outgoing=tuple(outgoing),
         oauth2=_oauth2_for(provider.id) if provider.requires_oauth2 else None,
     )
+
+
+# Sources that name a server without stating how to sign in to it.
+_GUESSED_ONLY = frozenset({Source.GUESS, Source.PROBE})
 
 
 def parse_server_option(text: str, protocol: Protocol) -> ServerSetting:
