@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from tests.lab.automx2 import MailDomain, MailServer, start_automx2
 from tests.lab.servers import Lab
 from tests.lab.web import Response, WebServer, redirect, xml
 from tests.test_discovery import run_cli
@@ -350,6 +351,57 @@ def test_plain_http_autoconfig_and_redirected_autodiscover(
     assert outlook["outcome"] == "prompted"
     assert "autodiscover-redirect" in codes(outlook)
     assert statuses(doc)["autoconfig-https"] == "error"
+    assert code == 3
+
+
+def test_domain_served_by_automx2(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lab.zone("mx2.test")
+    lab.dovecot("imap.mx2.test")
+    lab.smtp("smtp.mx2.test")
+    servers = (MailServer("imap", "imap.mx2.test", 993), MailServer("smtp", "smtp.mx2.test", 587))
+    start_automx2(lab, [MailDomain("mx2.test", "MX2 Mail", servers)])
+    code, doc = check(capsys, lab, "mx2.test")
+    tb = doc["clients"]["thunderbird"]
+    # FetchConfig.sys.mjs: `callArgs = { urlArgs: { emailaddress: emailAddress } }` -- the
+    # address is sent, so automx2 answers; readFromXML accepts its "plain"
+    # (`// @deprecated TODO remove` / `plain: Ci.nsMsgAuthMethod.passwordCleartext`).
+    assert tb["outcome"] == "configured"
+    assert tb["via"].startswith("autoconfig https://autoconfig.mx2.test/")
+    assert server(tb["outgoing"]) == ("smtp.mx2.test", 587, "starttls")
+    android = doc["clients"]["thunderbird-android"]
+    # RealAutoDiscoveryRegistry: `includeEmailAddress = false` -- automx2 answers 400
+    # without ?emailaddress=, so the app finds nothing.
+    assert android["outcome"] == "manual"
+    assert "needs-address" in codes(android)
+    outlook = doc["clients"]["outlook"]
+    # MS-OXDSCLI: POST https://autodiscover.<domain>/autodiscover/autodiscover.xml -- automx2
+    # answers the POX request with the same servers.
+    assert outlook["outcome"] == "configured"
+    assert server(outlook["incoming"]) == ("imap.mx2.test", 993, "ssl")
+    assert statuses(doc)["autoconfig-no-address"] == "warning"
+    assert statuses(doc)["consistency"] == "ok"
+    assert code == 3
+
+
+def test_android_parser_refuses_what_thunderbird_reads(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab.zone("oldauth.test")
+    lab.dovecot("imap.oldauth.test")
+    lab.smtp("smtp.oldauth.test")
+    config = client_config(
+        "oldauth.test", ("imap.oldauth.test", 993, "SSL"), ("smtp.oldauth.test", 465, "SSL")
+    ).replace("password-cleartext", "plain")
+    publish_autoconfig(lab, "oldauth.test", config)
+    code, doc = check(capsys, lab, "oldauth.test")
+    # readFromXML.sys.mjs: `plain: Ci.nsMsgAuthMethod.passwordCleartext` (deprecated, read).
+    assert doc["clients"]["thunderbird"]["outcome"] == "configured"
+    android = doc["clients"]["thunderbird-android"]
+    # RealAutoconfigParser.kt: `else -> { Timber.d("Ignoring unknown 'authentication'
+    # value ...") }`, then `parserError("No usable 'authentication' element found")`.
+    assert android["outcome"] == "manual"
+    assert "android-parser" in codes(android)
+    assert any("No usable 'authentication'" in p["message"] for p in android["problems"])
     assert code == 3
 
 

@@ -8,6 +8,7 @@ rule below quotes the line of the client's code or specification it follows.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from advisor.check.facts import Facts, Health
@@ -16,6 +17,9 @@ from advisor.i18n import _
 from advisor.models import Endpoint, Protocol, Security, Source
 from advisor.sources import NamedServer, SourceResult
 from advisor.sources.dnshints import registrable_domain
+
+if TYPE_CHECKING:
+    from xml.etree.ElementTree import Element
 
 _WORST = {Outcome.CONFIGURED: 0, Outcome.PROMPTED: 1, Outcome.MANUAL: 2}
 
@@ -309,6 +313,114 @@ def _thunderbird_exchange(facts: Facts) -> ClientResult | None:
 # ----------------------------------------------------------- Thunderbird for Android
 
 
+def android_parser_refusal(body: bytes, address_domain: str) -> str | None:
+    """Why Thunderbird for Android's autoconfig parser refuses ``body``, or None.
+
+    RealAutoconfigParser.kt rejects the *whole file* (``parserError``) where
+    Thunderbird desktop skips one server: a ``socketType`` other than SSL or
+    STARTTLS ("Unknown 'socketType' value"), a server with no authentication it
+    knows ("No usable 'authentication' element found": only OAuth2,
+    password-cleartext, password-encrypted -- not the deprecated "plain"), a
+    missing hostname, port or username, an ``emailProvider id`` that is not a
+    host name, no valid ``domain``; and it reads only ``incomingServer
+    type="imap"`` (`parseServer("imap", ...)`) and ``outgoingServer type="smtp"``.
+    """
+    import defusedxml.ElementTree as DET
+
+    try:
+        root = DET.fromstring(body)
+    except Exception:  # defusedxml raises several types for hostile or broken XML
+        return "Error parsing Autoconfig XML"
+    if _local(root.tag) != "clientConfig":
+        return "Missing 'clientConfig' element"
+    provider = next((e for e in root if _local(e.tag) == "emailProvider"), None)
+    if provider is None:
+        return "Missing 'emailProvider' element"
+    provider_id = provider.get("id")
+    if provider_id is None or not _hostname_ok(provider_id):
+        return "Invalid 'emailProvider.id' attribute"
+    found = {"incomingServer": False, "outgoingServer": False}
+    domain_found = False
+    for child in provider:
+        tag = _local(child.tag)
+        if tag == "domain":
+            domain_found = domain_found or _hostname_ok(
+                (child.text or "").strip().replace("%EMAILDOMAIN%", address_domain)
+            )
+        elif tag in found:
+            wanted = "imap" if tag == "incomingServer" else "smtp"
+            if child.get("type") != wanted:
+                continue  # `Unsupported '%s[type]' value` -- skipped, not an error
+            refusal = _android_server(child, address_domain)
+            if refusal is not None:
+                return refusal
+            found[tag] = True
+    if not domain_found:
+        return "Valid 'domain' element required"
+    if not found["incomingServer"]:
+        return "Missing 'incomingServer' element (only IMAP is read)"
+    if not found["outgoingServer"]:
+        return "Missing 'outgoingServer' element"
+    return None
+
+
+def _android_server(server: Element, domain: str) -> str | None:
+    values: dict[str, list[str]] = {}
+    for child in server:
+        values.setdefault(_local(child.tag), []).append((child.text or "").strip())
+    hostname = values["hostname"][-1] if values.get("hostname") else None
+    port = values["port"][-1] if values.get("port") else None
+    sockets = values.get("socketType") or []
+    if any(s not in ("SSL", "STARTTLS") for s in sockets):
+        bad = next(s for s in sockets if s not in ("SSL", "STARTTLS"))
+        return f"Unknown 'socketType' value: '{bad}'"
+    if hostname is None:
+        return "Missing 'hostname' element"
+    if not _hostname_ok(hostname.replace("%EMAILDOMAIN%", domain)):
+        return f"Invalid 'hostname' value: '{hostname}'"
+    if port is None:
+        return "Missing 'port' element"
+    if not port.isdigit() or int(port) > 65535:
+        return f"Invalid 'port' value: '{port}'"
+    if "username" not in values:
+        return "Missing 'username' element"
+    known = {"OAuth2", "password-cleartext", "password-encrypted"}
+    if not any(a in known for a in values.get("authentication", [])):
+        return "No usable 'authentication' element found"
+    if not sockets:
+        return "Missing 'socketType' element"
+    return None
+
+
+def _local(tag: object) -> str:
+    text = str(tag)
+    return text.rsplit("}", 1)[-1]
+
+
+def _hostname_ok(name: str) -> bool:
+    name = name.strip().rstrip(".")
+    if not name or len(name) > 253:
+        return False
+    return all(
+        0 < len(label) <= 63
+        and label.replace("-", "").isalnum()
+        and label.isascii()
+        and not label.startswith("-")
+        and not label.endswith("-")
+        for label in name.split(".")
+    )
+
+
+def _android_servers_refusal(result: SourceResult) -> str | None:
+    """The parser's rules over a configuration known only through our own parser (the
+    ISPDB, MX): a plaintext server or no IMAP server refuses the whole file."""
+    if any(n.endpoint.security is Security.PLAIN for n in result.servers):
+        return "Unknown 'socketType' value: 'plain'"
+    if not any(n.endpoint.protocol is Protocol.IMAP for n in result.servers):
+        return "Missing 'incomingServer' element (only IMAP is read)"
+    return None
+
+
 def thunderbird_android(facts: Facts) -> ClientResult:
     """Thunderbird for Android / K-9 (thunderbird-android feature/autodiscovery)."""
     client = "Thunderbird for Android"
@@ -316,47 +428,67 @@ def thunderbird_android(facts: Facts) -> ClientResult:
     # ISPDB, MX lookup -- in that priority (PriorityParallelRunner). No guessing,
     # no SRV, no Autodiscover: the srvrecords module is not in the default list.
     candidates: list[tuple[SourceResult, str, bool]] = []
+    refused: list[Problem] = []
     provider = facts.source(Source.AUTOCONFIG)
+    refetch = facts.refetch
     if provider is not None and provider.servers:
-        refetch = facts.refetch
         # `defaultAutoconfigUrlConfig = AutoconfigUrlConfig(httpsOnly = false,
         # includeEmailAddress = false)`: the file must answer without ?emailaddress=.
-        if refetch is None or refetch.without_address_status == 200:
-            trusted = refetch.without_address_trusted if refetch is not None else provider.trusted
-            candidates.append((provider, f"autoconfig {_origin(provider)}", trusted))
+        if refetch is not None and refetch.without_address_status != 200:
+            msg = _(
+                "the autoconfig file does not answer without ?emailaddress= (HTTP {status}),"
+                " and Thunderbird for Android does not send the address"
+            )
+            status = refetch.without_address_status
+            refused.append(Problem("needs-address", msg.format(status=status or "-")))
+        else:
+            why = (
+                android_parser_refusal(refetch.body, facts.domain)
+                if refetch is not None and refetch.body is not None
+                else _android_servers_refusal(provider)
+            )
+            if why is not None:
+                refused.append(_parser_problem(_origin(provider), why))
+            else:
+                trusted = (
+                    refetch.without_address_trusted if refetch is not None else provider.trusted
+                )
+                candidates.append((provider, f"autoconfig {_origin(provider)}", trusted))
     ispdb = facts.source(Source.ISPDB)
-    if ispdb is not None and ispdb.servers:
-        candidates.append((ispdb, f"ISPDB {_origin(ispdb)}", ispdb.trusted))
     mx = facts.source(Source.MX)
     # MxLookupAutoconfigDiscovery: `urlProvider = IspDbAutoconfigUrlProvider()` -- only the
     # ISPDB is asked for the MX host's domains, never autoconfig.<mx domain>.
-    if mx is not None and mx.servers and not (mx.origin or "").startswith("https://autoconfig."):
+    mx_usable = mx is not None and not (mx.origin or "").startswith("https://autoconfig.")
+    for result, name, usable in ((ispdb, "ISPDB", True), (mx, "MX lookup", mx_usable)):
+        if result is None or not result.servers or not usable:
+            continue
+        why = _android_servers_refusal(result)
+        if why is not None:
+            refused.append(_parser_problem(_origin(result), why))
+            continue
         # REFERENCE.md / draft-ietf-mailmaint-autoconfig: via MX needs DNSSEC too;
         # `mx.trusted` already requires HTTPS and a DNSSEC-validated MX answer.
-        candidates.append((mx, f"MX lookup {_origin(mx)}", mx.trusted))
+        candidates.append((result, f"{name} {_origin(result)}", result.trusted))
     if not candidates:
         problems = [
             Problem(
                 "nothing-found",
                 _(
-                    "Thunderbird for Android finds no configuration:"
-                    " it does not guess, nor read SRV or"
-                    " Autodiscover"
+                    "Thunderbird for Android finds no configuration: it does not guess, nor"
+                    " read SRV or Autodiscover"
                 ),
-            )
+            ),
+            *refused,
         ]
-        if provider is not None and provider.servers and facts.refetch is not None:
-            msg = _(
-                "the autoconfig file does not answer without ?emailaddress= (HTTP {status}),"
-                " and Thunderbird for Android does not send the address"
-            )
-            status = facts.refetch.without_address_status
-            problems.append(Problem("needs-address", msg.format(status=status or "-")))
         return ClientResult(
             "thunderbird-android", Outcome.MANUAL, None, None, _("manual"), tuple(problems)
         )
     result, via, trusted = candidates[0]
     outcome, incoming, outgoing, problems = _take_config(facts, result, client=client, via=via)
+    # `parseServer("imap", ...)`: the first IMAP server, whatever comes before it.
+    incoming = next(
+        (n.endpoint for n in result.servers if n.endpoint.protocol is Protocol.IMAP), incoming
+    )
     if not trusted:
         # RealAutoconfigFetcher: `isTrusted = fetchResult.isTrusted` -- an untrusted result
         # is shown for the user's explicit approval before it is used.
@@ -366,13 +498,14 @@ def thunderbird_android(facts: Facts) -> ClientResult:
             " MX answer without DNSSEC): the user must approve the settings"
         )
         problems.insert(0, Problem("untrusted", msg))
-    if any("unknown item" in s.detail for s in result.steps):
-        msg = _(
-            "the file has elements or values this parser may not know; it rejects a whole"
-            " file on one unknown value"
-        )
-        problems.append(Problem("strict-parser", msg))
-    return ClientResult("thunderbird-android", outcome, incoming, outgoing, via, tuple(problems))
+    return ClientResult(
+        "thunderbird-android", outcome, incoming, outgoing, via, tuple(problems + refused)
+    )
+
+
+def _parser_problem(origin: str, why: str) -> Problem:
+    msg = _("Thunderbird for Android's parser refuses {origin} as a whole: {reason}")
+    return Problem("android-parser", msg.format(origin=origin, reason=why))
 
 
 # ------------------------------------------------------------------- Outlook classic
