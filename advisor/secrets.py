@@ -11,18 +11,29 @@ of log records, exception messages and tracebacks that format their
 arguments; code that needs the text calls :meth:`Secret.reveal` at the last
 moment.  It refuses to be pickled or copied, so no cache or shelve file can
 carry it to disk by accident.
+
+A server may still echo what it was sent, and a library may log it: a
+:class:`Masker` takes the secret out of text in every form it takes on the
+wire or in a log (IMAP's quoted string with its escapes, Python's ``repr``
+escapes, whitespace as :func:`printable` folds it, base64 of the SASL blobs
+and of any blob holding it at any of base64's three alignments), and
+:func:`masking_log_records` applies it to every log record made meanwhile.
 """
 
 from __future__ import annotations
 
+import base64
+import contextlib
 import getpass
+import re
 import sys
-from typing import NoReturn, TextIO
+from collections.abc import Callable, Iterator
+from typing import Any, NoReturn, TextIO
 
 from advisor.errors import AdvisorError
 from advisor.fsutil import read_line_bounded
 
-__all__ = ["Secret", "read_password", "read_token"]
+__all__ = ["Masker", "Secret", "masking_log_records", "read_password", "read_token"]
 
 MASK = "********"  # the same width whatever the length: says nothing about it
 # A password is tens of characters and an access token a few KB (a JWT with many
@@ -54,6 +65,126 @@ class Secret:
 
     def __reduce__(self) -> NoReturn:
         raise TypeError("a Secret cannot be pickled or copied")
+
+
+# A form this short is masked only where it stands alone (not inside a longer word or
+# number): masking every "a" of a reply would make it unreadable, and a one-letter
+# password next to other letters is no longer recognisable as one anyway.
+MIN_MASKED_ANYWHERE = 3
+_WORD = "0-9A-Za-z"
+
+
+def _folded(text: str) -> str:
+    """``text`` as a server reply reads once made printable: controls and runs of
+    white space become one space (``probes._session.printable``)."""
+    kept = "".join(ch if ch.isprintable() else " " for ch in text)
+    return " ".join(kept.split())
+
+
+def _imap_quoted(text: str) -> str:
+    """Inside IMAP's quoted string (RFC 9051 §4.3; imaplib's ``_quote``)."""
+    return text.replace("\\", "\\\\").replace('"', '\\"')
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+class Masker:
+    """Replaces a secret, in every form it can take in text, with :data:`MASK`.
+
+    ``username`` lets it recognise the SASL blobs whole (``\\0user\\0secret``,
+    ``user\\0secret``, ``user:secret``, XOAUTH2), user name included; any other
+    blob holding the secret is caught by its base64 at each of the three
+    alignments (all of it but the two or three characters at each end that
+    also encode its neighbours). :meth:`add` takes one more blob that carried it on the wire.
+    """
+
+    def __init__(self, secret: Secret | None, username: str = "") -> None:
+        self._anywhere: list[str] = []
+        self._alone: re.Pattern[str] | None = None
+        if secret is None or not secret.reveal():
+            return
+        value = secret.reveal()
+        forms: set[str] = set()
+        for text in (value, _imap_quoted(value)):
+            forms |= {
+                text,
+                _folded(text),
+                repr(text)[1:-1],
+                repr(text.encode("utf-8", "surrogatepass"))[2:-1],
+            }
+        raw = value.encode("utf-8", "surrogatepass")
+        user = username.encode("utf-8", "surrogatepass")
+        for blob in (
+            raw,  # SASL LOGIN's second answer
+            b"\0" + user + b"\0" + raw,  # PLAIN (RFC 4616)
+            user + b"\0" + raw,  # PLAIN as some servers re-encode it
+            user + b":" + raw,  # HTTP Basic
+            b"user=" + user + b"\x01auth=Bearer " + raw + b"\x01\x01",  # XOAUTH2
+        ):
+            forms.add(_b64(blob))
+        for start in range(3):  # the secret's own base64 at each alignment
+            whole = raw[start:][: (len(raw) - start) // 3 * 3]
+            if whole:
+                forms.add(_b64(whole))
+        forms.discard("")
+        self._set(forms)
+
+    def _set(self, forms: set[str]) -> None:
+        self._anywhere = sorted(
+            (f for f in forms if len(f) >= MIN_MASKED_ANYWHERE), key=len, reverse=True
+        )
+        short = sorted((f for f in forms if len(f) < MIN_MASKED_ANYWHERE), key=len, reverse=True)
+        if short:
+            either = "|".join(re.escape(f) for f in short)
+            self._alone = re.compile(f"(?<![{_WORD}])(?:{either})(?![{_WORD}])")
+
+    def add(self, sent: bytes) -> None:
+        """A blob that carried the secret on the wire: its base64 is masked too."""
+        if (self._anywhere or self._alone is not None) and len(sent) >= MIN_MASKED_ANYWHERE:
+            self._anywhere = sorted({*self._anywhere, _b64(sent)}, key=len, reverse=True)
+
+    def __bool__(self) -> bool:
+        return bool(self._anywhere) or self._alone is not None
+
+    def __call__(self, text: str) -> str:
+        for form in self._anywhere:
+            text = text.replace(form, MASK)
+        if self._alone is not None:
+            text = self._alone.sub(MASK, text)
+        return text
+
+
+@contextlib.contextmanager
+def masking_log_records(mask: Callable[[str], str]) -> Iterator[None]:
+    """Every log record made meanwhile, by any library, carries its text masked.
+
+    imapclient logs every line a server sends at DEBUG (and redacts only what
+    it sends itself), so a server echoing the password would put it in any
+    log a user or a test collects. Records are masked when they are made,
+    whichever handler later reads them.
+    """
+    import logging
+
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        try:
+            text = record.getMessage()
+        except Exception:  # arguments that do not format: shown as given
+            text = f"{record.msg!r} % {record.args!r}"
+        record.msg, record.args = mask(text), None
+        if record.exc_info:
+            record.exc_text = mask(logging.Formatter().formatException(record.exc_info))
+        return record
+
+    logging.setLogRecordFactory(factory)
+    try:
+        yield
+    finally:
+        logging.setLogRecordFactory(previous)
 
 
 def read_password(*, stdin: bool, prompt: str, stream: TextIO | None = None) -> Secret:

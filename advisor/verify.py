@@ -65,7 +65,7 @@ from advisor.probes._session import (
     command,
     printable,
 )
-from advisor.secrets import MASK, Secret
+from advisor.secrets import Masker, Secret, masking_log_records
 
 __all__ = [
     "Check",
@@ -313,38 +313,9 @@ def _choose(
 # ----------------------------------------------------------------- secrets
 
 
-class _Scrub:
-    """Takes the secret, and every encoding of it that went on the wire, out of text."""
-
-    def __init__(self, secret: Secret | None, username: str) -> None:
-        self._forms: list[str] = []
-        if secret is None:
-            return
-        value = secret.reveal()
-        if len(value) < 3:  # too short to find without masking ordinary words
-            return
-        raw = value.encode()
-        user = username.encode()
-        for blob in (
-            raw,
-            b"\0" + user + b"\0" + raw,
-            user + b":" + raw,
-            b"user=" + user + b"\x01auth=Bearer " + raw + b"\x01\x01",
-        ):
-            self._forms.append(base64.b64encode(blob).decode())
-        self._forms.append(value)
-        self._forms.sort(key=len, reverse=True)
-
-    def add(self, sent: bytes) -> None:
-        """Something that carried the secret on the wire: its base64 is masked too."""
-        if len(self._forms) and len(sent) >= 3:
-            self._forms.append(base64.b64encode(sent).decode())
-            self._forms.sort(key=len, reverse=True)
-
-    def __call__(self, text: str) -> str:
-        for form in self._forms:
-            text = text.replace(form, MASK)
-        return text
+class _Scrub(Masker):
+    """Takes the secret, and every encoding of it that went on the wire, out of text
+    (see :class:`advisor.secrets.Masker`)."""
 
 
 # ----------------------------------------------------------------- the run
@@ -371,7 +342,10 @@ def run_checks(
             )
         else:
             started = time.monotonic()
-            check = _check(target, options, dns=dns, context=context)
+            user = options.username or target.username
+            # imapclient logs every server line at DEBUG: an echo of the secret too.
+            with masking_log_records(_Scrub(options.token or options.password, user)):
+                check = _check(target, options, dns=dns, context=context)
             check = replace(check, elapsed_ms=round((time.monotonic() - started) * 1000, 1))
             if check.result is Result.AUTH_FAILED:
                 failed = check
@@ -474,7 +448,9 @@ class _Session:
             data = data[-1]
         text = data.decode("utf-8", "replace") if isinstance(data, bytes) else str(data or "")
         text = _BYTES_REPR.sub(lambda m: m.group(2), text)
-        return self.scrub(printable(text, REPLY_CHARS * 2))[:REPLY_CHARS]
+        # Masked before printable() folds white space and cuts (a tab in the password, or
+        # the cut falling inside it), and after, for a form only the folding produced.
+        return self.scrub(printable(self.scrub(text), REPLY_CHARS * 2))[:REPLY_CHARS]
 
     def check(self, conv: Conversation, result: Result, detail: str, **extra: Any) -> Check:
         tls = conv.facts.tls.version if conv.facts.tls is not None else None
