@@ -42,6 +42,18 @@ class CatalogueError(AdvisorError):
 
 
 @dataclass(frozen=True)
+class AppPasswords:
+    """Where and how a person creates an app password that the provider's IMAP/POP/SMTP accept.
+
+    ``steps`` holds the same steps in several languages (``lang`` "en", "fr"...):
+    they are data the vendor's help pages state, not messages of this program.
+    """
+
+    url: str
+    steps: tuple[LocalizedText, ...] = ()
+
+
+@dataclass(frozen=True)
 class CatalogueEntry:
     provider: EmailProvider  # provider.id is the catalogue key
     mx_suffixes: tuple[str, ...] = ()  # an MX host strictly below one of these is this provider
@@ -50,6 +62,9 @@ class CatalogueEntry:
     # Every subdomain of these is a tenant of this provider (contoso.onmicrosoft.com):
     # known offline, without DNS, where the domain itself is not a mailbox domain.
     tenant_suffixes: tuple[str, ...] = ()
+    # The account password alone is refused by IMAP/POP/SMTP: OAuth2 (or an app password).
+    requires_oauth2: bool = False
+    app_passwords: AppPasswords | None = None  # None: the provider offers none (or we don't know)
 
     @property
     def id(self) -> str:
@@ -274,12 +289,22 @@ def _entry_to_json(entry: CatalogueEntry) -> dict[str, Any]:
             "enable": enable,
             "notes": list(entry.notes),
             "origin": entry.origin,
+            "requires_oauth2": entry.requires_oauth2 or None,
+            "app_passwords": None
+            if entry.app_passwords is None
+            else _compact(
+                {
+                    "url": entry.app_passwords.url,
+                    "steps": _texts_to_json(entry.app_passwords.steps),
+                }
+            ),
         }
     )
 
 
 def _entry_from_json(key: str, item: dict[str, Any]) -> CatalogueEntry:
     oauth2 = item.get("oauth2")
+    app_passwords = item.get("app_passwords")
     enable = item.get("enable")
     provider = EmailProvider(
         id=key,
@@ -314,4 +339,10 @@ def _entry_from_json(key: str, item: dict[str, Any]) -> CatalogueEntry:
         tenant_suffixes=tuple(item.get("tenant_suffixes", ())),
         notes=tuple(item.get("notes", ())),
         origin=item.get("origin", "ispdb"),
+        requires_oauth2=bool(item.get("requires_oauth2", False)),
+        app_passwords=None
+        if app_passwords is None
+        else AppPasswords(
+            str(app_passwords["url"]), _texts_from_json(app_passwords.get("steps", []))
+        ),
     )

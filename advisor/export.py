@@ -21,10 +21,12 @@ from advisor.formats.plan import (
     DomainConfig,
     ExchangeSetting,
     OAuth2Setting,
+    OAuthPlatform,
     ServerSetting,
 )
 from advisor.formats.text import normalise_hostname
 from advisor.models import Candidate, DiscoveryReport, Protocol, ProviderFacts, Security, Source
+from advisor.signin import SignIn, sign_in
 
 XML_FOLDER_WINDOWS = r"C:\ProgramData\MailSetupAdvisor"  # where the README puts the POX file
 
@@ -80,6 +82,11 @@ def _auth_for(candidate: Candidate, oauth: bool) -> str:
         return "OAuth2"
     # Over TLS, a plain password exchange is what every client does by default.
     return "password-cleartext"
+
+
+def _signed_in(server: ServerSetting, candidate: Candidate, how: SignIn) -> ServerSetting:
+    auth, also = how.methods(candidate)
+    return replace(server, auth=auth, also_auth=also)
 
 
 def _server(candidate: Candidate, oauth: bool) -> ServerSetting:
@@ -158,6 +165,7 @@ def account_plan(
             )
         if exchange_setting.server is None and on_m365:
             exchange_setting = replace(exchange_setting, server="outlook.office365.com")
+        how = sign_in(report, [])
     else:
         found = pick(report.incoming, protocol)
         if found is None:
@@ -165,11 +173,12 @@ def account_plan(
                 f"discovery found no {protocol.upper()} server for {domain}:"
                 " choose another --protocol"
             )
-        incoming = _server(found, oauth)
         sending = pick(report.outgoing, None)
         if sending is None:
             raise AdvisorError(f"discovery found no SMTP server for {domain}")
-        outgoing = _server(sending, oauth)
+        how = sign_in(report, [found, sending])
+        incoming = _signed_in(_server(found, oauth), found, how)
+        outgoing = _signed_in(_server(sending, oauth), sending, how)
     return AccountPlan(
         email=email,
         full_name=full_name,
@@ -182,8 +191,11 @@ def account_plan(
         pop3_leave_on_server=leave_on_server,
         pop3_keep_days=keep_days if leave_on_server else None,
         exchange=exchange_setting,
-        oauth2=_oauth2_for(provider.id) if oauth or on_m365 else None,
+        oauth2=how.oauth2 or (_oauth2_for(provider.id) if oauth or on_m365 else None),
         on_microsoft365=on_m365,
+        oauth_platform=how.platform,
+        app_passwords=how.app_passwords,
+        enable=how.enable,
     )
 
 
@@ -337,6 +349,19 @@ class ExportFile:
     what: str  # one line for people
 
 
+def outlook_takes_files(plan: AccountPlan) -> bool:
+    """Whether classic Outlook gets the Autodiscover/.reg/PRF files for this account.
+
+    Not for IMAP/POP3 accounts at Google, Microsoft 365 or Outlook.com: those
+    files can only state a password account, while Outlook's own "Add account"
+    signs in with OAuth2 (Microsoft through Autodiscover, Google on Google's
+    page). Exchange plans keep their Autodiscover redirect.
+    """
+    if plan.protocol == "exchange":
+        return True
+    return plan.oauth_platform not in (OAuthPlatform.GOOGLE, OAuthPlatform.MICROSOFT)
+
+
 # The same for every address of a domain: rendered once per domain when onboarding many.
 @functools.lru_cache(maxsize=256)
 def _autoconfig_text(config: DomainConfig) -> str:
@@ -377,6 +402,8 @@ def render_files(
                     ExportFile("thunderbird/user.js", js.encode(), kind, "profile user.js")
                 )
         elif kind is ClientKind.OUTLOOK:
+            if not outlook_takes_files(plan):
+                continue  # README.txt and the sheet give Outlook's own sign-in steps
             xml_name = f"autodiscover-{domain}.xml"
             xml = outlook.render_autodiscover(plan)
             files.append(
@@ -394,6 +421,8 @@ def render_files(
                 prf = outlook.render_prf_bytes(plan)
                 files.append(ExportFile(f"outlook/{domain}.prf", prf, kind, "PRF profile"))
         elif kind is ClientKind.APPLE:
+            if apple.profile_kind(plan) is None:
+                continue  # OAuth2 only, neither Google nor Microsoft: README.txt says what to do
             data = apple.render_mobileconfig(plan)
             files.append(
                 ExportFile(f"apple/{domain}.mobileconfig", data, kind, "configuration profile")

@@ -10,11 +10,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from advisor import facts, i18n
+from advisor.formats.plan import AccountPlan, OAuthPlatform, ProviderHelp
 from advisor.i18n import _
 
 if TYPE_CHECKING:
     from advisor.export import ClientKind
-    from advisor.formats.plan import AccountPlan
 
 
 def _security(value: str) -> str:
@@ -29,7 +29,7 @@ def readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> st
 
 
 def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> str:
-    from advisor.export import XML_FOLDER_WINDOWS, ClientKind
+    from advisor.export import XML_FOLDER_WINDOWS, ClientKind, outlook_takes_files
 
     names = {"imap": "IMAP", "pop3": "POP3", "exchange": "Exchange"}
     out = [
@@ -38,11 +38,12 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
         ),
         "",
     ]
-    out += [
-        _("No file contains a password: the mail client asks for it the first time."),
-        "",
-        _("Servers"),
-    ]
+    if plan.oauth:
+        out.append(_("No file contains a password."))
+    else:
+        out.append(_("No file contains a password: the mail client asks for it the first time."))
+    out += sign_in_lines(plan, lang)
+    out += ["", _("Servers")]
     if plan.incoming is not None:
         s = plan.incoming
         out.append(
@@ -84,13 +85,6 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
                     "POP3: mail is removed from the server once downloaded (one backed-up computer)."
                 )
             )
-    if any(s is not None and s.auth == "OAuth2" for s in (plan.incoming, plan.outgoing)):
-        out.append(
-            "  "
-            + _(
-                "Sign-in uses OAuth2: the client opens the provider's login page. Thunderbird, Outlook and Apple Mail can; the Apple profile cannot carry OAuth2 (add the account in Settings > Mail > Accounts instead); older clients that only know passwords cannot connect."
-            )
-        )
     for kind in clients:
         out.append("")
         if kind is ClientKind.THUNDERBIRD:
@@ -113,17 +107,20 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
                         " Thunderbird\\isp\\, macOS: Thunderbird.app/Contents/Resources/isp/, Linux:"
                         " /usr/lib/thunderbird/isp/ - create the folder if needed), then in Thunderbird choose"
                         " Account Settings > Account Actions > Add Mail Account and type the address: the"
-                        " servers are filled in from this file."
+                        " servers are filled in from this file. This is the way for a profile that"
+                        " already has accounts: they stay as they are."
                     ).format(domain=plan.domain)
                 )
                 out.append(
                     "  - "
                     + _(
-                        "thunderbird/user.js - creates the account in a profile. Quit Thunderbird, copy the"
-                        " file into the profile folder (Help > Troubleshooting Information > Profile Folder >"
-                        " Open Folder), start Thunderbird: the account is there. Then delete user.js from the"
-                        " profile, or Thunderbird applies it again at every start."
-                    )
+                        "thunderbird/user.js - only for a NEW profile of its own, never for one you"
+                        " already use (it replaces the profile's list of accounts). Quit Thunderbird and"
+                        " create the profile: {command} (or thunderbird -ProfileManager > Create"
+                        " Profile). Copy user.js into that folder, start {start}: the account is there."
+                        " Then delete user.js from the folder, or Thunderbird applies it again at every"
+                        " start."
+                    ).format(command=NEW_PROFILE_COMMAND, start=NEW_PROFILE_START)
                 )
         elif kind is ClientKind.OUTLOOK:
             out.append(
@@ -131,6 +128,9 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
                     "Outlook classic for Windows (Outlook 2016, 2019, 2021, 2024 and Microsoft 365 Apps)"
                 )
             )
+            if not outlook_takes_files(plan):
+                out.append("  - " + _outlook_oauth_step(plan))
+                continue
             out.append(
                 "  - "
                 + _(
@@ -165,6 +165,11 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
             )
         elif kind is ClientKind.APPLE:
             out.append(_("Apple Mail (macOS 10.14 or later) and iPhone/iPad (iOS 12 or later)"))
+            if plan.protocol != "exchange" and plan.oauth:
+                special = _apple_oauth_lines(plan)
+                if special:
+                    out += ["  - " + line for line in special]
+                    continue
             out.append(
                 "  - "
                 + _(
@@ -175,6 +180,14 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
                     " asked during the installation."
                 ).format(domain=plan.domain)
             )
+            if plan.app_passwords is not None:
+                out.append(
+                    "  - "
+                    + _(
+                        "When the device asks for the password, type an app password (see"
+                        " above), not your usual password."
+                    )
+                )
             if plan.protocol == "exchange":
                 out.append(
                     "  - "
@@ -188,6 +201,111 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
     if notes:
         out += ["", _("Good to know")] + [f"  - {n}" for n in notes]
     return "\n".join(_wrap(line) for line in out) + "\n"
+
+
+# A new, empty profile for user.js (Thunderbird's command-line options -CreateProfile
+# "name folder" and -P name; the folder is created).
+NEW_PROFILE_NAME = "mail-setup"
+NEW_PROFILE_COMMAND = f'thunderbird -CreateProfile "{NEW_PROFILE_NAME} <folder>"'
+NEW_PROFILE_START = f"thunderbird -P {NEW_PROFILE_NAME}"
+
+
+def provider_text(help_: ProviderHelp, lang: str) -> str:
+    """The provider's own text in ``lang`` if it wrote one, else its English text, marked so."""
+    text, in_lang = help_.text(lang)
+    text = " ".join(text.split())
+    if text and not in_lang:
+        return _("(the provider's words, in English:) {text}").format(text=text)
+    return text
+
+
+def sign_in_lines(plan: AccountPlan, lang: str) -> list[str]:
+    """How the person signs in, what to switch on first, and where app passwords are made."""
+    out: list[str] = []
+    if plan.oauth:
+        out.append(_("Sign-in: your provider's sign-in page (OAuth2)."))
+    elif plan.app_passwords is not None:
+        out.append(_("Sign-in: an app password from your provider, not your usual password."))
+    else:
+        out.append(_("Sign-in: your password, typed when the mail program asks for it."))
+    if plan.app_passwords is not None:
+        steps = provider_text(plan.app_passwords, lang)
+        if plan.oauth:
+            lead = _(
+                "A mail program that cannot open the sign-in page can use an app password instead:"
+            )
+        else:
+            lead = _("To make the app password:")
+        out.append(" ".join(x for x in (lead, steps, plan.app_passwords.url or "") if x))
+    elif plan.oauth:
+        out.append(
+            _(
+                "Your provider accepts no password from mail programs, not even an app password:"
+                " a program that cannot open the sign-in page cannot connect."
+            )
+        )
+    if plan.enable is not None and plan.protocol != "exchange":
+        text = provider_text(plan.enable, lang)
+        lead = _("Before you start, switch on IMAP/POP access at your provider:")
+        out.append(" ".join(x for x in (lead, text, plan.enable.url or "") if x))
+    return out
+
+
+def _outlook_oauth_step(plan: AccountPlan) -> str:
+    """Outlook classic's own sign-in for Google and Microsoft accounts: no file needed."""
+    if plan.oauth_platform is OAuthPlatform.GOOGLE:
+        return _(
+            "No file for Outlook: choose File > Add Account, type {email} and Connect. Outlook"
+            " opens Google's sign-in page (OAuth2): sign in there and allow access. A PRF or"
+            " registry file could only set up a password account, which Google refuses."
+        ).format(email=plan.email)
+    return _(
+        "No file for Outlook: choose File > Add Account, type {email} and Connect. Outlook finds"
+        " the account itself (Autodiscover) and opens Microsoft's sign-in page (OAuth2): sign in"
+        " there. A PRF or registry file could only set up a password account, which Microsoft"
+        " refuses."
+    ).format(email=plan.email)
+
+
+def _apple_oauth_lines(plan: AccountPlan) -> list[str]:
+    """The Apple lines for an OAuth2 account; empty for a password profile (app password)."""
+    from advisor.formats import apple
+
+    kind = apple.profile_kind(plan)
+    if kind == apple.GOOGLE_PAYLOAD:
+        return [
+            _(
+                "apple/{domain}.mobileconfig - iPhone and iPad: open it, then Settings > Profile"
+                " Downloaded > Install; it adds the Google account and asks you to sign in on"
+                " Google's page. It holds no password."
+            ).format(domain=plan.domain),
+            _(
+                "On a Mac: System Settings > Internet Accounts > Google, and sign in on"
+                " Google's page."
+            ),
+        ]
+    if kind == apple.EAS_PAYLOAD:
+        return [
+            _(
+                "apple/{domain}.mobileconfig - iPhone and iPad: open it, then Settings > Profile"
+                " Downloaded > Install; it adds the account as Exchange with OAuth2 and you sign"
+                " in on Microsoft's page. It holds no password."
+            ).format(domain=plan.domain),
+            _(
+                "On a Mac: System Settings > Internet Accounts > Microsoft Exchange, and sign in"
+                " on Microsoft's page."
+            ),
+        ]
+    if kind is None:
+        return [
+            _(
+                "No Apple profile: this provider signs in only with OAuth2, which a profile cannot"
+                " carry. Add the account in System Settings > Internet Accounts on a Mac, or"
+                " Settings > Mail > Accounts > Add Account on an iPhone or iPad, and sign in on"
+                " the provider's page."
+            )
+        ]
+    return []
 
 
 def _wrap(line: str, width: int = 78) -> str:

@@ -27,9 +27,12 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from advisor import facts, i18n
-from advisor.export import XML_FOLDER_WINDOWS
-from advisor.formats.plan import AccountPlan, ServerSetting
+from advisor.export import XML_FOLDER_WINDOWS, outlook_takes_files
+from advisor.formats.apple import GOOGLE_PAYLOAD, MAIL_PAYLOAD
+from advisor.formats.apple import profile_kind as apple_kind
+from advisor.formats.plan import AccountPlan, OAuthPlatform, ServerSetting
 from advisor.i18n import _
+from advisor.instructions import NEW_PROFILE_COMMAND, NEW_PROFILE_START, sign_in_lines
 from advisor.needs import Client
 from advisor.recommend import Choice, Recommendation
 
@@ -177,7 +180,7 @@ def _auth(value: str) -> str:
     names = {
         "password-cleartext": _("normal password"),
         "password-encrypted": _("encrypted password (CRAM-MD5)"),
-        "OAuth2": _("OAuth2 (browser sign-in)"),
+        "OAuth2": _("your provider's sign-in page (OAuth2)"),
         "NTLM": "NTLM",
         "GSSAPI": "Kerberos (GSSAPI)",
         "client-IP-address": _("none (by network address)"),
@@ -202,7 +205,9 @@ def _oauth(plan: AccountPlan) -> bool:
     """The first sign-in happens on the provider's web page, not in the program."""
     if plan.protocol == "exchange":
         return _on_microsoft365(plan)
-    return any(s is not None and s.auth == "OAuth2" for s in (plan.incoming, plan.outgoing))
+    return plan.oauth or any(
+        s is not None and s.auth == "OAuth2" for s in (plan.incoming, plan.outgoing)
+    )
 
 
 @dataclass(frozen=True)
@@ -299,7 +304,7 @@ def _sheet(
     name = _clean(plan.full_name)
     email = _clean(plan.email)
     present = _Files(frozenset(files), plan.domain)
-    sections = [_recommendation(plan, rec, lang), _settings(plan)]
+    sections = [_recommendation(plan, rec, lang), _settings(plan), _sign_in_section(plan, lang)]
     chosen: list[Client] = []
     for client in clients:
         value = Client(client)
@@ -414,6 +419,12 @@ def _settings(plan: AccountPlan) -> Section:
     return Section(_("Your settings"), (intro, table))
 
 
+def _sign_in_section(plan: AccountPlan, lang: str) -> Section:
+    """How the person signs in, what to switch on first, where app passwords are made."""
+    items = tuple((line,) for line in sign_in_lines(plan, lang))
+    return Section(_("Sign-in"), (Bullets("", items),))
+
+
 def _sign_in(plan: AccountPlan) -> Step:
     if _oauth(plan):
         return Step(
@@ -421,6 +432,15 @@ def _sign_in(plan: AccountPlan) -> Step:
                 _(
                     "The first time, the program opens your provider's sign-in page (OAuth2):"
                     " sign in there."
+                ),
+            )
+        )
+    if plan.app_passwords is not None:
+        return Step(
+            (
+                _(
+                    'Type an app password (see "Sign-in") when the program asks for the'
+                    " password the first time, not your usual password."
                 ),
             )
         )
@@ -465,29 +485,6 @@ def _thunderbird(plan: AccountPlan, files: _Files) -> _ClientContent:
         return heading, [Steps("", steps), Paragraph((note,))]
     heading = _("Thunderbird (version 102 or later; Windows, macOS, Linux)")
     blocks: list[Block] = []
-    if files.user_js is not None:
-        steps = (
-            _step(
-                _(
-                    "In Thunderbird, open Help > Troubleshooting Information, then Profile Folder >"
-                    " Open Folder."
-                )
-            ),
-            _step(
-                _("Quit Thunderbird, then copy {file} into that folder."),
-                file=FileLink(files.user_js),
-            ),
-            _step(_("Start Thunderbird again: the account is there.")),
-            _sign_in(plan),
-            _step(
-                _(
-                    "Delete user.js from the profile folder, or Thunderbird applies it again at"
-                    " every start."
-                )
-            ),
-        )
-        label = _("With the profile file (quickest):") if files.isp_xml is not None else ""
-        blocks.append(Steps(label, steps))
     if files.isp_xml is not None:
         steps = (
             _step(
@@ -514,11 +511,34 @@ def _thunderbird(plan: AccountPlan, files: _Files) -> _ClientContent:
             ),
             _sign_in(plan),
         )
-        label = ""
-        if files.user_js is not None:
-            label = _("Or, with the settings file for every address of {domain}:").format(
-                domain=plan.domain
-            )
+        label = _("In the profile you use now (its other accounts stay as they are):")
+        blocks.append(Steps(label, steps))
+    if files.user_js is not None:
+        steps = (
+            _step(
+                _("Quit Thunderbird, then create a new, empty profile: {command}"),
+                command=Code(NEW_PROFILE_COMMAND),
+            ),
+            _step(
+                _("Copy {file} into that folder."),
+                file=FileLink(files.user_js),
+            ),
+            _step(
+                _("Start Thunderbird with it: {command}. The account is there."),
+                command=Code(NEW_PROFILE_START),
+            ),
+            _sign_in(plan),
+            _step(
+                _(
+                    "Delete user.js from the profile folder, or Thunderbird applies it again at"
+                    " every start."
+                )
+            ),
+        )
+        label = _(
+            "Or in a new profile of its own (never copy user.js into a profile you already use:"
+            " it replaces that profile's list of accounts):"
+        )
         blocks.append(Steps(label, steps))
     if not blocks:
         steps = (
@@ -541,6 +561,8 @@ def _outlook(plan: AccountPlan, files: _Files) -> _ClientContent:
     )
     blocks: list[Block] = []
     protocol = PROTOCOL_NAMES.get(plan.protocol, plan.protocol)
+    if not outlook_takes_files(plan):
+        return heading, [Steps("", (_outlook_own_sign_in(plan),))]
     if files.autodiscover_xml is not None and files.autodiscover_reg is not None:
         steps: tuple[Step, ...] = (
             _step(
@@ -594,6 +616,24 @@ def _outlook(plan: AccountPlan, files: _Files) -> _ClientContent:
         )
         blocks.append(Steps(_("Alternative for IT staff:"), (prf,)))
     return heading, blocks
+
+
+def _outlook_own_sign_in(plan: AccountPlan) -> Step:
+    if plan.oauth_platform is OAuthPlatform.GOOGLE:
+        return _step(
+            _(
+                "In Outlook, choose File > Add Account, type your address, then Connect: Outlook"
+                " opens Google's sign-in page (OAuth2); sign in there and allow access. No file"
+                " is needed."
+            )
+        )
+    return _step(
+        _(
+            "In Outlook, choose File > Add Account, type your address, then Connect: Outlook"
+            " finds the account itself (Autodiscover) and opens Microsoft's sign-in page (OAuth2);"
+            " sign in there. No file is needed."
+        )
+    )
 
 
 def _new_outlook(plan: AccountPlan, files: _Files) -> _ClientContent:
@@ -684,8 +724,12 @@ def _apple_profile_steps(plan: AccountPlan, profile: str, *, mac: bool) -> tuple
                 " because it is not signed."
             )
         )
-    if plan.protocol == "exchange" and _on_microsoft365(plan):
+    if apple_kind(plan) == GOOGLE_PAYLOAD:
+        credential = _step(_("Sign in on Google's page when the device asks, shortly after."))
+    elif _on_microsoft365(plan) or plan.oauth_platform is OAuthPlatform.MICROSOFT:
         credential = _step(_("Sign in on Microsoft's page when the account is added."))
+    elif plan.app_passwords is not None:
+        credential = _sign_in(plan)
     else:
         credential = _step(_("Type your password when asked during the installation."))
     return (first, install, credential)
@@ -728,6 +772,8 @@ def _apple_mail(plan: AccountPlan, files: _Files) -> _ClientContent:
             )
             blocks.append(Paragraph((note,)))
         return heading, blocks
+    if _oauth(plan) and profile is not None and apple_kind(plan) != MAIL_PAYLOAD:
+        profile = None  # the Google and Exchange payloads exist on iPhone and iPad only
     if _oauth(plan):
         steps = (
             _step(
@@ -765,7 +811,7 @@ def _ios_mail(plan: AccountPlan, files: _Files) -> _ClientContent:
     heading = _("Mail on iPhone and iPad (iOS 12 or later)")
     profile = files.mobileconfig
     oauth_mail = _oauth(plan) and plan.protocol != "exchange"
-    if profile is not None and not oauth_mail:
+    if profile is not None and (not oauth_mail or apple_kind(plan) != MAIL_PAYLOAD):
         return heading, [Steps("", _apple_profile_steps(plan, profile, mac=False))]
     if plan.protocol == "exchange":
         steps: tuple[Step, ...] = (
@@ -897,17 +943,6 @@ def _good_to_know(plan: AccountPlan, rec: Recommendation, files: _Files, lang: s
     items: list[Text] = [
         (_("No file contains a password: the mail program asks for it the first time."),)
     ]
-    if _oauth(plan) and plan.protocol != "exchange":
-        items.append(
-            (
-                _(
-                    "Sign-in uses OAuth2: the client opens the provider's login page. Thunderbird,"
-                    " Outlook and Apple Mail can; the Apple profile cannot carry OAuth2 (add the"
-                    " account in Settings > Mail > Accounts instead); older clients that only know"
-                    " passwords cannot connect."
-                ),
-            )
-        )
     for note in facts.notes_for(hosted, exchange_hosted, lang=lang):
         # advisor.facts words its notes to be embedded; here each stands alone.
         sentence = note[:1].upper() + note[1:]

@@ -28,10 +28,11 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run from a checkout without an installed package
     sys.path.insert(0, str(ROOT))
 
-from advisor.catalogue import Catalogue, CatalogueEntry  # noqa: E402
+from advisor.catalogue import AppPasswords, Catalogue, CatalogueEntry  # noqa: E402
 from advisor.formats.mozilla import (  # noqa: E402
     Documentation,
     EmailProvider,
+    LocalizedText,
     Pop3Options,
     ServerConfig,
     parse_client_config,
@@ -160,6 +161,72 @@ CURATED = (
 )
 
 
+def _steps(en: str, fr: str) -> tuple[LocalizedText, ...]:
+    return (LocalizedText(en, "en"), LocalizedText(fr, "fr"))
+
+
+# How each provider lets a password-only mail program in, from the vendors' help
+# pages: whether the account password alone is refused (requires_oauth2), and
+# where an app password is made. Keyed by catalogue id; applied to curated and
+# ISPDB entries alike. A provider not listed keeps what its file says.
+GOOGLE_APP_PASSWORDS = AppPasswords(
+    # support.google.com/accounts/answer/185833 "Sign in with app passwords"
+    "https://myaccount.google.com/apppasswords",
+    _steps(
+        "Turn on 2-Step Verification in your Google Account, then open the App passwords"
+        " page, type a name (for example Mail) and choose Create. Type the 16-letter password"
+        " it shows instead of your usual password.",
+        "Activez la validation en deux étapes dans votre compte Google, puis ouvrez la page"
+        " Mots de passe des applications, saisissez un nom (par exemple Mail) et choisissez"
+        " Créer. Saisissez le mot de passe de 16 lettres affiché à la place de votre mot de"
+        " passe habituel.",
+    ),
+)
+
+
+def _yahoo_like(url: str) -> AppPasswords:
+    # help.yahoo.com SLN15241 "Generate and manage third-party app passwords"
+    return AppPasswords(
+        url,
+        _steps(
+            "Open Account Security, choose Generate app password, give it a name and choose"
+            " Generate. Type that password instead of your usual password.",
+            "Ouvrez Sécurité du compte, choisissez Générer un mot de passe d'application,"
+            " donnez-lui un nom et choisissez Générer. Saisissez ce mot de passe à la place"
+            " de votre mot de passe habituel.",
+        ),
+    )
+
+
+SIGN_IN: dict[str, tuple[bool, AppPasswords | None]] = {
+    "google": (True, GOOGLE_APP_PASSWORDS),
+    # Exchange Online: Basic authentication off; app passwords do not help.
+    "microsoft365": (True, None),
+    # Outlook.com: the ISPDB lists only OAuth2 (Microsoft turned Basic
+    # authentication off for Outlook.com in September 2024).
+    "hotmail.com": (True, None),
+    "yahoo.com": (True, _yahoo_like("https://login.yahoo.com/account/security/app-passwords")),
+    "aol.com": (True, _yahoo_like("https://login.aol.com/account/security/app-passwords")),
+    # iCloud Mail has no OAuth2 for other programs: an app-specific password only
+    # (support.apple.com/102654 "Sign in to apps with your Apple Account using
+    # app-specific passwords").
+    "me.com": (
+        False,
+        AppPasswords(
+            "https://account.apple.com/",
+            _steps(
+                "Sign in to your Apple Account (two-factor authentication must be on), choose"
+                " Sign-In and Security > App-Specific Passwords and create one. Type it instead"
+                " of your Apple Account password.",
+                "Connectez-vous à votre compte Apple (l'identification à deux facteurs doit être"
+                " activée), choisissez Connexion et sécurité > Mots de passe pour applications"
+                " et créez-en un. Saisissez-le à la place du mot de passe de votre compte Apple.",
+            ),
+        ),
+    ),
+}
+
+
 def _merge(curated: Curated, replaced: list[EmailProvider]) -> CatalogueEntry:
     """The curated entry, plus the domains and account facts of the files it replaces."""
     provider = curated.entry.provider
@@ -204,6 +271,15 @@ def build(ispdb: Path) -> Catalogue:
     for curated in CURATED:
         entries.append(_merge(curated, [parsed.pop(s) for s in curated.replaces if s in parsed]))
     entries += [CatalogueEntry(provider) for _stem, provider in sorted(parsed.items())]
+    for index, entry in enumerate(entries):
+        if entry.id in SIGN_IN:
+            requires, app_passwords = SIGN_IN[entry.id]
+            entries[index] = replace(
+                entry, requires_oauth2=requires, app_passwords=app_passwords
+            )
+    missing = sorted(set(SIGN_IN) - {e.id for e in entries})
+    if missing:
+        raise SystemExit(f"SIGN_IN names providers the catalogue does not have: {missing}")
 
     # One entry per domain, so that by_domain() never depends on dict order:
     # curated entries first, then ISPDB files by name.

@@ -336,7 +336,7 @@ def test_exchange_on_premises() -> None:
         assert "on a Mac add the account in System Settings > Internet Accounts" in out
         assert "mail.example.test/owa" in out
         assert "Type your password when the program asks for it" in out
-        assert "OAuth2 (browser sign-in)" not in out
+        assert "your provider's sign-in page (OAuth2)" not in out
     assert "| EWS URL | `https://mail.example.test/EWS/Exchange.asmx` |" in md
     hrefs = set(parse(page).hrefs)
     assert not any(h.startswith("thunderbird/") for h in hrefs)  # no file for Exchange
@@ -351,7 +351,7 @@ def test_exchange_microsoft365_signs_in_on_microsofts_page() -> None:
     for out in (md, page_text(page)):
         assert "Microsoft 365" in out
         assert "outlook.office365.com" in out
-        assert "OAuth2 (browser sign-in)" in out
+        assert "your provider's sign-in page (OAuth2)" in out
         assert "opens your provider's sign-in page" in out
         assert "Sign in on Microsoft's page when the account is added." in out  # iPhone profile
         assert "outlook.office.com" in out  # webmail
@@ -360,20 +360,29 @@ def test_exchange_microsoft365_signs_in_on_microsofts_page() -> None:
     check_self_contained(page)
 
 
-def test_oauth2_provider_is_added_by_hand_on_apple_devices() -> None:
+def test_google_signs_in_on_googles_page_everywhere() -> None:
     plan, rec, files = make("oauth2")
     assert plan.incoming is not None
     assert plan.incoming.auth == "OAuth2"
+    assert "apple/example.test.mobileconfig" in files  # com.apple.google-oauth
+    assert not [f for f in files if f.startswith("outlook/")]  # Outlook's own Google sign-in
     md, page = both(plan, rec, files)
     for out in (md, page_text(page)):
-        assert "OAuth2 (browser sign-in)" in out
-        assert "Settings > Mail > Accounts > Add Account" in out
-        assert "cannot sign in with OAuth2" in out
-        assert "Sign-in uses OAuth2" in out
+        assert "Sign-in: your provider's sign-in page (OAuth2)." in out
+        # The catalogue's app-password steps and link, for programs without OAuth2.
+        assert "2-Step Verification" in out
+        assert "https://myaccount.google.com/apppasswords" in out
+        # The catalogue's "enable IMAP" instruction and link.
+        assert "You need to enable IMAP access" in out
+        assert "opens Google's sign-in page (OAuth2)" in out  # Outlook classic
+        assert "Sign in on Google's page when the device asks" in out  # iPhone profile
         assert "Google Workspace and Gmail accept IMAP" in out  # advisor.facts note
         assert "mail.google.com" in out
+        assert "Type your password" not in out
     apple = md.split("### Apple Mail")[1].split("###")[0]
+    # The Google payload does not exist on macOS: the Mac adds the account itself.
     assert re.search(r"^1\. Open System Settings > Internet Accounts", apple, re.MULTILINE)
+    assert "mobileconfig" not in apple
 
 
 def test_a_plan_other_than_the_recommendation_is_pointed_out() -> None:

@@ -20,12 +20,16 @@ Choices, each also explained where it is made:
   plan says is plain: the choice that never sends a password in clear.
 * **OAuth2.** ``com.apple.mail.managed`` offers ``EmailAuthNone``,
   ``EmailAuthPassword``, ``EmailAuthCRAMMD5``, ``EmailAuthNTLM`` and
-  ``EmailAuthHTTPMD5``: no OAuth2. An OAuth2 plan is written with
-  ``EmailAuthPassword`` (the only way to carry a credential) and the profile's
-  descriptions say so: use an app password, or add the account with
-  Settings > Mail > Accounts > Add Account, whose Google and Microsoft entries
-  sign in with OAuth2. Exchange ActiveSync does have ``OAuth`` (iOS 12+): it is
-  set for Microsoft 365.
+  ``EmailAuthHTTPMD5``: no OAuth2. So an OAuth2 account (:func:`profile_kind`)
+  gets: for Google, a ``com.apple.google-oauth`` payload (``EmailAddress``,
+  ``AccountName``, ``AccountDescription``; "the payload never contains
+  credentials", the device asks); for Microsoft 365 and Outlook.com, an
+  Exchange ActiveSync payload with ``OAuth`` true (iOS 12+; "if enabled, don't
+  specify a password"); for another provider that accepts an app password,
+  the Mail payload with ``EmailAuthPassword`` and descriptions that say "app
+  password"; for any other OAuth2-only provider, no profile at all
+  (:class:`AppleExportError`): a password profile could never sign in.
+  The Google and Exchange payloads exist on iOS, iPadOS and visionOS only.
 * **Exchange.** ``com.apple.eas.account`` exists on iOS, iPadOS and visionOS
   only (macOS: "n/a"), so such a profile carries ``TargetDeviceType`` 1
   (iPhone/iPad) and macOS refuses it instead of installing nothing.
@@ -47,7 +51,7 @@ from typing import Any, Final
 from urllib.parse import urlsplit
 
 from advisor.errors import AdvisorError
-from advisor.formats.plan import AccountPlan, ServerSetting
+from advisor.formats.plan import AccountPlan, OAuthPlatform, ServerSetting
 from advisor.models import Protocol, Security
 
 
@@ -62,6 +66,7 @@ IDENTIFIER_TAG: Final = "mail-setup-advisor"
 
 MAIL_PAYLOAD: Final = "com.apple.mail.managed"
 EAS_PAYLOAD: Final = "com.apple.eas.account"
+GOOGLE_PAYLOAD: Final = "com.apple.google-oauth"
 M365_EAS_HOST: Final = "outlook.office365.com"
 _TARGET_IPHONE_IPAD: Final = 1  # TopLevel.yaml TargetDeviceType: 1 = iPhone/iPad/iPod touch
 
@@ -89,17 +94,57 @@ def payload_uuid(email: str, kind: str) -> str:
     return str(uuid.uuid5(UUID_NAMESPACE, f"{kind}\n{email.strip().lower()}")).upper()
 
 
+def profile_kind(plan: AccountPlan) -> str | None:
+    """The payload type a profile for ``plan`` carries, or None when no profile can sign in."""
+    if plan.protocol == "exchange" or plan.oauth_platform is OAuthPlatform.MICROSOFT:
+        return EAS_PAYLOAD
+    if plan.oauth_platform is OAuthPlatform.GOOGLE:
+        return GOOGLE_PAYLOAD
+    if plan.oauth and not _takes_password(plan):
+        return None
+    return MAIL_PAYLOAD
+
+
+def _takes_password(plan: AccountPlan) -> bool:
+    servers = [s for s in (plan.incoming, plan.outgoing) if s is not None]
+    return bool(servers) and all(
+        s.auth != "OAuth2" or any(a != "OAuth2" for a in s.also_auth) for s in servers
+    )
+
+
+_PAYLOAD_SUFFIX: Final = {EAS_PAYLOAD: "eas", GOOGLE_PAYLOAD: "google", MAIL_PAYLOAD: "mail"}
+
+
 def render_mobileconfig(plan: AccountPlan, *, organization: str = "Mail Setup Advisor") -> bytes:
-    """An unsigned ``.mobileconfig`` (XML plist) with one Mail or Exchange payload."""
-    content = _eas_payload(plan) if plan.protocol == "exchange" else _mail_payload(plan)
+    """An unsigned ``.mobileconfig`` (XML plist) with one Mail, Google or Exchange payload.
+
+    Raises :class:`AppleExportError` for an OAuth2-only provider that is
+    neither Google nor Microsoft: no payload can sign in there.
+    """
+    payload_type = profile_kind(plan)
+    if payload_type is None:
+        raise AppleExportError(
+            f"{_provider(plan)} signs in only with OAuth2, which no configuration profile can"
+            " carry for this provider: add the account in Settings > Mail > Accounts instead"
+        )
+    if payload_type == EAS_PAYLOAD:
+        content = _eas_payload(plan)
+    elif payload_type == GOOGLE_PAYLOAD:
+        content = _google_payload(plan)
+    else:
+        content = _mail_payload(plan)
     profile_uuid = payload_uuid(plan.email, "Configuration")
     identifier = _identifier(plan, profile_uuid)
-    oauth_note = _oauth_note(plan)
+    oauth_note = _oauth_note(plan) if payload_type == MAIL_PAYLOAD else ""
     kind = {"imap": "IMAP", "pop3": "POP", "exchange": "Exchange"}.get(plan.protocol, "mail")
+    if payload_type == EAS_PAYLOAD:
+        kind = "Exchange"
+    elif payload_type == GOOGLE_PAYLOAD:
+        kind = "Google"
     content.update(
         {
             "PayloadVersion": 1,
-            "PayloadIdentifier": f"{identifier}.{'eas' if plan.protocol == 'exchange' else 'mail'}",
+            "PayloadIdentifier": f"{identifier}.{_PAYLOAD_SUFFIX[payload_type]}",
             "PayloadUUID": payload_uuid(plan.email, str(content["PayloadType"])),
             "PayloadDisplayName": _clean(f"{_provider(plan)} ({kind})"),
             "PayloadDescription": _clean(f"The {kind} account {plan.email}.{oauth_note}"),
@@ -119,7 +164,7 @@ def render_mobileconfig(plan: AccountPlan, *, organization: str = "Mail Setup Ad
         "PayloadOrganization": _clean(organization),
         "PayloadContent": [content],
     }
-    if plan.protocol == "exchange":
+    if payload_type != MAIL_PAYLOAD:  # macOS: "n/a" for both payloads
         profile["TargetDeviceType"] = _TARGET_IPHONE_IPAD
     return plistlib.dumps(profile, fmt=plistlib.FMT_XML, sort_keys=True)
 
@@ -179,6 +224,18 @@ def _auth(server: ServerSetting) -> str:
     return _AUTH.get(server.auth, _FALLBACK_AUTH)
 
 
+def _google_payload(plan: AccountPlan) -> dict[str, Any]:
+    """com.apple.google-oauth: "the payload never contains credentials"."""
+    payload: dict[str, Any] = {
+        "PayloadType": GOOGLE_PAYLOAD,
+        "EmailAddress": plan.email,
+        "AccountDescription": _clean(_provider(plan)),
+    }
+    if name := _clean(plan.full_name).strip():
+        payload["AccountName"] = name  # "This name appears in sent messages."
+    return payload
+
+
 def _eas_payload(plan: AccountPlan) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "PayloadType": EAS_PAYLOAD,
@@ -219,12 +276,19 @@ def _eas_host(plan: AccountPlan) -> tuple[str | None, bool]:
 
 
 def _is_m365(plan: AccountPlan) -> bool:
+    """Exchange Online: Microsoft 365, and Outlook.com, whose mailboxes live there too."""
     ex = plan.exchange
-    return plan.on_microsoft365 or (ex is not None and ex.hosted == "microsoft365")
+    return (
+        plan.on_microsoft365
+        or plan.oauth_platform is OAuthPlatform.MICROSOFT
+        or (ex is not None and ex.hosted == "microsoft365")
+    )
 
 
 def _credential_step(plan: AccountPlan) -> str:
-    if plan.protocol == "exchange" and _is_m365(plan):
+    if profile_kind(plan) == GOOGLE_PAYLOAD:
+        return "you sign in on Google's page shortly after installing."
+    if profile_kind(plan) == EAS_PAYLOAD and _is_m365(plan):
         return "you sign in on Microsoft's page when the account is added."
     return "you are asked for it while installing."
 
@@ -235,8 +299,8 @@ def _oauth_note(plan: AccountPlan) -> str:
         return ""
     return (
         " This provider signs in with OAuth2, which Apple's Mail payload cannot do: enter an"
-        " app password when asked, or instead add the account in Settings > Mail > Accounts >"
-        " Add Account."
+        " app password (not your usual password) when asked, or instead add the account in"
+        " Settings > Mail > Accounts > Add Account."
     )
 
 

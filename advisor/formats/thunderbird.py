@@ -166,10 +166,9 @@ def _check_server(server: ServerSetting, allowed: Iterable[Protocol], side: str)
         raise ValueError(f"{side} server {server.hostname!r} has protocol {server.protocol}")
     if not 1 <= server.port <= 65535:
         raise ValueError(f"{side} server {server.hostname!r} has port {server.port}")
-    if server.auth not in _XML_AUTH and not _SASL_AUTH.fullmatch(server.auth):
-        raise ValueError(
-            f"{side} server {server.hostname!r}: unknown authentication {server.auth!r}"
-        )
+    for auth in (server.auth, *server.also_auth):
+        if auth not in _XML_AUTH and not _SASL_AUTH.fullmatch(auth):
+            raise ValueError(f"{side} server {server.hostname!r}: unknown authentication {auth!r}")
 
 
 def render_autoconfig(config: DomainConfig) -> str:
@@ -211,7 +210,10 @@ def _server_xml(xml: _Xml, element: str, server: ServerSetting, config: DomainCo
     xml.leaf("hostname", server.hostname)
     xml.leaf("port", str(server.port))
     xml.leaf("socketType", SOCKET_TYPE_XML[server.security])
-    xml.leaf("authentication", server.auth)
+    # Element order is preference order: OAuth2 first, then a password method
+    # where the provider also accepts one (an app password).
+    for auth in dict.fromkeys((server.auth, *server.also_auth)):
+        xml.leaf("authentication", auth)
     xml.leaf("username", server.username)
     if server.protocol is Protocol.POP3:
         xml.open("pop3")

@@ -353,7 +353,9 @@ def catalogue_source(address: EmailAddress, *, mx_host: str | None) -> SourceRes
         # A curated entry is a hosting platform (microsoft365, google): say so, and
         # let advisor.facts, the one home of such facts, phrase what follows from it.
         ProviderFacts(entry.id, entry.name, entry.id if entry.origin == "curated" else None),
-        result.oauth2_required,
+        # The catalogue knows what the file cannot say: Google lists a password
+        # method (app passwords) yet refuses the account password.
+        result.oauth2_required or entry.requires_oauth2,
         (),
         result.origin,
     )

@@ -160,7 +160,23 @@ OAUTH2 = Export(
         "requires_oauth2": True,
     },
 )
-EXPORTS = (IMAP, POP3, OAUTH2)
+# Gmail (issue 14): OAuth2 first, then a password method (Google's app passwords);
+# Thunderbird must pick OAuth2 from the isp/ file and from user.js.
+GMAIL = Export(
+    "gmail",
+    "gmail.test",
+    "imap",
+    incoming=candidate("imap", "imap.gmail.com", 993, "ssl", "jane@gmail.test"),
+    outgoing=candidate("smtp", "smtp.gmail.com", 465, "ssl", "jane@gmail.test"),
+    auth="OAuth2",
+    provider={
+        "id": "google",
+        "name": "Google Workspace / Gmail",
+        "hosted_by": "google",
+        "requires_oauth2": True,
+    },
+)
+EXPORTS = (IMAP, POP3, OAUTH2, GMAIL)
 # The report's provider id as a domain's own autoconfig file may give it (the
 # autoconfig source keeps <emailProvider id> as found): not a host name.
 FOREIGN_ID = Export(
