@@ -20,12 +20,15 @@ from typing import TYPE_CHECKING, Annotated, TextIO, cast
 import typer
 
 from advisor.cli_needs import with_need_flags
+from advisor.cli_servers import with_server_flags
 from advisor.errors import AdvisorError, os_error_text
 
 if TYPE_CHECKING:
     from collections.abc import Callable
 
     from rich.console import Console
+
+    from advisor.manual import ManualServers
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -123,14 +126,6 @@ IspdbOpt = Annotated[
     str,
     typer.Option("--ispdb-url", metavar="URL", help="Base URL of the ISPDB (Thunderbird's)."),
 ]
-ConfigDirOpt = Annotated[
-    Path | None,
-    typer.Option(
-        "--config-dir",
-        metavar="DIR",
-        help="Local override folder of <domain>.xml autoconfig files (trusted).",
-    ),
-]
 OfflineOpt = Annotated[
     bool,
     typer.Option("--offline", help="Use only the built-in catalogue (and --config-dir)."),
@@ -163,6 +158,7 @@ DebugOpt = Annotated[bool, typer.Option("--debug", help="Show tracebacks of inte
 
 
 @app.command()
+@with_server_flags(exclude=("protocol",))
 def discover(
     address: Annotated[str, typer.Argument(help="The e-mail address, e.g. jane@example.com.")],
     json_output: Annotated[
@@ -173,7 +169,6 @@ def discover(
     timeout: TimeoutOpt = 10.0,
     no_send_address: NoSendAddressOpt = False,
     ispdb_url: IspdbOpt = "https://autoconfig.thunderbird.net/v1.1/",
-    config_dir: ConfigDirOpt = None,
     offline: OfflineOpt = False,
     no_autodiscover: NoAutodiscoverOpt = False,
     ask_microsoft: AskMicrosoftOpt = False,
@@ -189,6 +184,7 @@ def discover(
         bool, typer.Option("--all-steps", help="Also list the probes that found nothing.")
     ] = False,
     debug: DebugOpt = False,
+    manual: "ManualServers | None" = None,
 ) -> None:
     """Find every way to reach the mailbox: DNS, autoconfig, Autodiscover, live probes."""
     _set_debug(debug)
@@ -200,7 +196,8 @@ def discover(
         wait_all=wait_all,
         send_address=not no_send_address,
         ispdb_url=ispdb_url,
-        config_dir=config_dir,
+        config_dir=manual.config_dir if manual else None,
+        given=manual,
         offline=offline,
         autodiscover=not no_autodiscover,
         ask_microsoft=ask_microsoft,
@@ -271,6 +268,7 @@ ExplainOpt = Annotated[
 
 @app.command()
 @with_need_flags
+@with_server_flags()
 def recommend(
     address: Annotated[str, typer.Argument(help="The e-mail address, e.g. jane@example.com.")],
     answers: AnswersOpt = None,
@@ -287,10 +285,11 @@ def recommend(
     offline: OfflineOpt = False,
     debug: DebugOpt = False,
     need_flags: dict[str, object] | None = None,
+    manual: "ManualServers | None" = None,
 ) -> None:
     """Recommend Exchange, IMAP or POP3 for this person, with the reasons."""
     _set_debug(debug)
-    from advisor.planning import plan
+    from advisor.planning import plan, setup_choice
 
     result = plan(
         address,
@@ -303,24 +302,30 @@ def recommend(
         ca_file=ca_file,
         timeout=timeout,
         offline=offline,
+        manual=manual,
     )
+    setup = setup_choice(result)
     if json_output:
         import json
 
         from advisor.recommend import to_json
 
         doc = to_json(result.recommendation, address=result.address, lang=result.lang)
+        doc["setup"] = setup.to_json()
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     else:
         from advisor.report import render_recommendation
 
+        console = _console()
         render_recommendation(
             result.recommendation,
-            _console(),
+            console,
             lang=result.lang,
             address=result.address,
             explain=explain,
         )
+        if setup.text():
+            console.print(setup.text(), style="yellow", markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_OK if result.recommendation.recommended else EXIT_NOTHING_USABLE)
 
 
@@ -336,20 +341,13 @@ ClientOpt = Annotated[
 
 @app.command()
 @with_need_flags
+@with_server_flags()
 def export(
     address: Annotated[str, typer.Argument(help="The e-mail address, e.g. jane@example.com.")],
     out: Annotated[
         Path, typer.Option("--out", metavar="DIR", help="Folder to write the files into.")
     ],
     client: ClientOpt = None,
-    protocol: Annotated[
-        str | None,
-        typer.Option(
-            "--protocol",
-            metavar="imap|pop3|exchange",
-            help="Use this protocol instead of the recommended one.",
-        ),
-    ] = None,
     name: Annotated[
         str, typer.Option("--name", metavar="TEXT", help="The person's name, for the identity.")
     ] = "",
@@ -366,16 +364,15 @@ def export(
     offline: OfflineOpt = False,
     debug: DebugOpt = False,
     need_flags: dict[str, object] | None = None,
+    manual: "ManualServers | None" = None,
 ) -> None:
     """Write ready-to-import files for Thunderbird, Outlook and Apple, and a README.txt."""
     _set_debug(debug)
-    from advisor.export import ClientKind, account_plan, render_files
+    from advisor.export import ClientKind, account_plan, choose_protocol, render_files
     from advisor.fsutil import write_all
     from advisor.planning import plan
 
     kinds = _client_kinds(client or ["all"])
-    if protocol is not None and protocol not in ("imap", "pop3", "exchange"):
-        raise AdvisorError(f"--protocol {protocol!r}: expected imap, pop3 or exchange")
     result = plan(
         address,
         answers=answers,
@@ -387,14 +384,15 @@ def export(
         ca_file=ca_file,
         timeout=timeout,
         offline=offline,
+        manual=manual,
     )
     rec = result.recommendation
-    chosen = protocol or rec.recommended
-    if chosen is None:
-        raise AdvisorError(
-            "no protocol can be recommended for this address (see advisor recommend);"
-            " choose one with --protocol"
-        )
+    choice = choose_protocol(
+        rec, result.report, forced=manual.protocol if manual is not None else None
+    )
+    chosen = choice.protocol
+    if choice.note():
+        sys.stderr.write(f"advisor: {choice.note()}\n")
     account = account_plan(
         result.report,
         protocol=chosen,
@@ -413,6 +411,7 @@ def export(
 
 @app.command()
 @with_need_flags
+@with_server_flags()
 def wizard(
     address: Annotated[
         str | None,
@@ -458,6 +457,7 @@ def wizard(
     offline: OfflineOpt = False,
     debug: DebugOpt = False,
     need_flags: dict[str, object] | None = None,
+    manual: "ManualServers | None" = None,
 ) -> None:
     """Guided set-up: asks the questions while discovery runs, recommends, writes the files.
 
@@ -474,7 +474,10 @@ def wizard(
     if client:
         client = _client_kinds(client)
 
+    from dataclasses import replace
+
     from advisor.discovery import Options
+    from advisor.manual import ManualServers
     from advisor.prompter import QuestionaryPrompter
     from advisor.runner import run_discovery
     from advisor.wizard import WizardOptions, run_wizard
@@ -487,12 +490,12 @@ def wizard(
         ),
     )
 
-    def runner(addr: str, observer: object) -> object:
+    def runner(addr: str, observer: object, given: ManualServers) -> object:
         return run_discovery(
             addr,
             nameservers=dns or [],
             ca_file=ca_file,
-            options=options,
+            options=replace(options, config_dir=given.config_dir, given=given),
             observer=observer,  # type: ignore[arg-type]
         )
 
@@ -512,6 +515,7 @@ def wizard(
             rules_dirs=rules or [],
             interactive=interactive,
             explain=explain,
+            manual=manual or ManualServers(),
         ),
         QuestionaryPrompter(color=not no_color and "NO_COLOR" not in os.environ),
         runner,  # type: ignore[arg-type]
@@ -521,6 +525,12 @@ def wizard(
 
 
 @app.command()
+@with_server_flags(
+    helps={
+        "protocol": "Set up this protocol for every row instead of the recommended one (a"
+        " row's protocol column wins)."
+    }
+)
 def onboard(
     employees: Annotated[
         Path,
@@ -606,12 +616,23 @@ def onboard(
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="No progress bar, even on a terminal.")
     ] = False,
+    servers: Annotated[
+        Path | None,
+        typer.Option(
+            "--servers",
+            metavar="FILE",
+            help="A CSV of servers per domain: domain, imap, pop3, smtp, ews, protocol"
+            " (used where discovery cannot find them; a row's own columns win).",
+        ),
+    ] = None,
     debug: DebugOpt = False,
+    manual: "ManualServers | None" = None,
 ) -> None:
     """Configurations and a setup sheet for every employee of a CSV, plus summary.csv and
     index.html for IT."""
     _set_debug(debug)
     from advisor.cache import parse_duration
+    from advisor.manual import ManualServers
     from advisor.onboard import Onboarding, Settings
 
     settings = Settings(
@@ -629,6 +650,8 @@ def onboard(
         ca_file=ca_file,
         timeout=timeout,
         offline=offline,
+        manual=manual or ManualServers(),
+        servers=servers,
     )
     show = None if no_progress or not sys.stderr.isatty() else _OnboardProgress()
     try:
@@ -646,6 +669,12 @@ EXIT_CHECK_FAILED = 4  # advisor verify: a server did not accept the login
 
 
 @app.command()
+@with_server_flags(
+    helps={
+        "protocol": "Check this way of reading mail only (default: the best incoming server,"
+        " the SMTP server, and Exchange when there is an EWS URL)."
+    }
+)
 def verify(
     address: Annotated[str, typer.Argument(help="The e-mail address to log in as.")],
     from_json: Annotated[
@@ -663,15 +692,6 @@ def verify(
             metavar="FILE",
             help="Take the servers from a configuration file: autoconfig XML (Thunderbird,"
             " `advisor export`/`advisor autoconfig`) or Autodiscover XML (Outlook).",
-        ),
-    ] = None,
-    protocol: Annotated[
-        str | None,
-        typer.Option(
-            "--protocol",
-            metavar="imap|pop3|exchange",
-            help="Check this way of reading mail only (default: the best incoming server,"
-            " the SMTP server, and Exchange when there is an EWS URL).",
         ),
     ] = None,
     username: Annotated[
@@ -723,10 +743,15 @@ def verify(
         ),
     ] = 15.0,
     debug: DebugOpt = False,
+    manual: "ManualServers | None" = None,
 ) -> None:
-    """Log in to each server as the mail client would (once each), and say what happened."""
+    """Log in to each server as the mail client would (once each), and say what happened.
+
+    Given servers (--imap/--pop3/--smtp/--ews) are the ones logged in to; the others
+    come from discovery."""
     _set_debug(debug)
     from advisor.address import parse_address
+    from advisor.manual import ManualServers as ManualServersType
     from advisor.net.resolver import DnsClient, parse_nameservers
     from advisor.net.trust import client_context
     from advisor.secrets import read_password, read_token
@@ -740,12 +765,14 @@ def verify(
     )
 
     parsed = parse_address(address)
+    manual = manual or ManualServersType()
+    protocol = manual.protocol
     if from_json is not None and config is not None:
         raise AdvisorError("give --from-json or --config, not both")
+    if config is not None and manual.given:
+        raise AdvisorError("give --config or servers (--imap/--pop3/--smtp/--ews), not both")
     if password_stdin and oauth_token_stdin:
         raise AdvisorError("give --password-stdin or --oauth-token-stdin, not both")
-    if protocol is not None and protocol not in ("imap", "pop3", "exchange"):
-        raise AdvisorError(f"--protocol {protocol}: expected imap, pop3 or exchange")
     if send_test_to is not None:
         send_test_to = parse_address(send_test_to).address_ascii
     if username is not None and (not username.strip() or not username.isprintable()):
@@ -771,13 +798,18 @@ def verify(
         targets = targets_from_config(config, parsed.address_ascii, protocol)
     elif saved is not None:
         source = f"report {from_json}"
-        targets = targets_from_report(saved, protocol)
+        targets = targets_from_report(manual.add_to_report(saved), protocol)
     else:
         from advisor.discovery import Options
         from advisor.runner import run_discovery
 
         source = "discovery"
-        report = run_discovery(address, nameservers=dns or [], ca_file=ca_file, options=Options())
+        report = run_discovery(
+            address,
+            nameservers=dns or [],
+            ca_file=ca_file,
+            options=Options(config_dir=manual.config_dir, given=manual),
+        )
         targets = targets_from_report(report, protocol)
     options = VerifyOptions(
         address=parsed.address_ascii,
@@ -849,6 +881,14 @@ def _print_check(console: "Console", check: object) -> None:
 
 
 @app.command()
+@with_server_flags(
+    exclude=("ews", "config_dir", "protocol"),
+    helps={
+        "imap": "An IMAP server to publish (repeatable); without servers, discovery finds them.",
+        "pop3": "A POP3 server to publish (repeatable).",
+        "smtp": "An SMTP server to publish (repeatable).",
+    },
+)
 def autoconfig(
     domain: Annotated[str, typer.Argument(help="The mail domain, e.g. example.com.")],
     out: Annotated[
@@ -868,18 +908,6 @@ def autoconfig(
             help="Mozilla config-v1.1.xml (default) or the matching Autodiscover POX answer.",
         ),
     ] = "mozilla",
-    imap: Annotated[
-        list[str] | None,
-        typer.Option("--imap", metavar="HOST:PORT:SECURITY", help="An IMAP server (repeatable)."),
-    ] = None,
-    pop3: Annotated[
-        list[str] | None,
-        typer.Option("--pop3", metavar="HOST:PORT:SECURITY", help="A POP3 server (repeatable)."),
-    ] = None,
-    smtp: Annotated[
-        list[str] | None,
-        typer.Option("--smtp", metavar="HOST:PORT:SECURITY", help="An SMTP server (repeatable)."),
-    ] = None,
     name: Annotated[
         str | None, typer.Option("--name", metavar="TEXT", help="Display name of the provider.")
     ] = None,
@@ -888,20 +916,20 @@ def autoconfig(
     ca_file: CaFileOpt = None,
     timeout: TimeoutOpt = 10.0,
     debug: DebugOpt = False,
+    manual: "ManualServers | None" = None,
 ) -> None:
     """For domain admins: the autoconfig file to host, and where to publish it."""
     _set_debug(debug)
     from dataclasses import replace
 
     from advisor.address import normalise_domain
-    from advisor.export import domain_config_from_report, parse_server_option
+    from advisor.export import domain_config_from_report
     from advisor.formats.lint import lint as lint_file
     from advisor.formats.outlook import render_autodiscover
     from advisor.formats.plan import DomainConfig
     from advisor.formats.thunderbird import render_autoconfig
     from advisor.fsutil import write_all
     from advisor.i18n import _
-    from advisor.models import Protocol
 
     if output_format not in _PUBLISHED_NAMES:
         raise AdvisorError(f"--format {output_format!r}: expected mozilla or autodiscover")
@@ -915,11 +943,9 @@ def autoconfig(
     if out.is_dir():
         # A folder: the file takes the name clients ask for there.
         out = out / _PUBLISHED_NAMES[output_format]
-    if imap or pop3 or smtp:
-        incoming = tuple(parse_server_option(t, Protocol.IMAP) for t in imap or []) + tuple(
-            parse_server_option(t, Protocol.POP3) for t in pop3 or []
-        )
-        outgoing = tuple(parse_server_option(t, Protocol.SMTP) for t in smtp or [])
+    if manual is not None and manual.servers:
+        incoming = (*manual.imap, *manual.pop3)
+        outgoing = manual.smtp
         if not incoming or not outgoing:
             raise AdvisorError("give at least one --imap or --pop3 server and one --smtp server")
         config = DomainConfig(
@@ -1039,6 +1065,7 @@ def lint(
 
 
 @app.command()
+@with_server_flags(exclude=("imap", "pop3", "smtp", "ews", "protocol"))
 def check(
     domains: Annotated[
         list[str] | None,
@@ -1069,11 +1096,11 @@ def check(
     ca_file: CaFileOpt = None,
     timeout: TimeoutOpt = 10.0,
     ispdb_url: IspdbOpt = "https://autoconfig.thunderbird.net/v1.1/",
-    config_dir: ConfigDirOpt = None,
     no_progress: Annotated[
         bool, typer.Option("--no-progress", help="No progress bar (shown only on a terminal).")
     ] = False,
     debug: DebugOpt = False,
+    manual: "ManualServers | None" = None,
 ) -> None:
     """What Thunderbird, Thunderbird for Android, Outlook and Apple Mail do with a domain."""
     _set_debug(debug)
@@ -1088,7 +1115,7 @@ def check(
     options = Options(
         timeout=timeout,
         ispdb_url=ispdb_url,
-        config_dir=config_dir,
+        config_dir=manual.config_dir if manual is not None else None,
         autodiscover_v2_url=os.environ.get(
             "ADVISOR_AUTODISCOVER_V2_URL", Options.autodiscover_v2_url
         ),

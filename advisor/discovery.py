@@ -57,6 +57,7 @@ from advisor.net.resolver import AddressAnswer, DnsAnswer, DnsClient, DnsStatus
 from advisor.sources import NamedServer, SourceResult, dnshints, guess, srv
 
 if TYPE_CHECKING:
+    from advisor.manual import ManualServers
     from advisor.net.http import HttpClient
 
 DEFAULT_TIMEOUT = 10.0  # seconds for the whole discovery; --timeout
@@ -71,6 +72,7 @@ FILTER_MIN_WAIT = 0.01
 
 # Ranking among sources when they name different servers (issue #3 order).
 SOURCE_RANK: dict[Source, int] = {
+    Source.GIVEN: -1,  # the person's own word beats every source
     Source.LOCAL: 0,
     Source.AUTOCONFIG: 1,
     Source.ISPDB: 2,
@@ -102,6 +104,7 @@ class Options:
     autodiscover: bool = True  # Microsoft Autodiscover, v2 JSON, EWS/ActiveSync probes
     ask_microsoft: bool = False  # v2 JSON even when DNS does not point at Microsoft 365
     autodiscover_v2_url: str = "https://outlook.office365.com/autodiscover/autodiscover.json"
+    given: ManualServers | None = None  # servers the person gave: probed, ranked first
 
 
 ExtraSource = Callable[[float], SourceResult]  # called with the deadline
@@ -189,6 +192,11 @@ class Discovery:
         self._started = self._clock()
         self._deadline = self._started + self._timeout
         opts = self.options
+        given = opts.given
+        if given is not None and given.given:
+            self._start_result_source(
+                ("given", self.domain), Source.GIVEN, functools.partial(given.source, self.address)
+            )
         if opts.config_dir is not None:
             self._start_result_source(("local", str(opts.config_dir)), Source.LOCAL, self._local)
         # The catalogue is an ordinary, always-consulted source (it is local and
@@ -618,8 +626,9 @@ class Discovery:
     def _rank(self, probe: _Probe, endpoint: Endpoint, verified: bool) -> tuple[int, ...]:
         """Smaller is better.
 
-        Live verification first and plaintext last; then the best source that
-        named the server (local > autoconfig > ISPDB > MX > SRV > Autodiscover >
+        Live verification (or the person's word: given servers) first and
+        plaintext last; then the best source that named the server (given >
+        local > autoconfig > ISPDB > MX > SRV > Autodiscover >
         guess > catalogue) and its own preference order; then Thunderbird's
         order for guesses: IMAP before POP3 (unless SRV priorities say
         otherwise), implicit TLS before STARTTLS (RFC 8314).
@@ -627,7 +636,8 @@ class Discovery:
         preferred = self._incoming_preference()
         best = min(probe.sources, key=lambda s: SOURCE_RANK.get(s, 99))
         return (
-            0 if verified else 1,
+            # What the person gave comes first even if this network cannot reach it.
+            0 if verified or best is Source.GIVEN else 1,
             1 if endpoint.security is Security.PLAIN else 0,
             SOURCE_RANK.get(best, 99),
             probe.positions.get(best, 0),

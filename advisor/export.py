@@ -13,6 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
 from advisor.errors import AdvisorError
@@ -25,10 +26,18 @@ from advisor.formats.plan import (
     ServerSetting,
 )
 from advisor.formats.text import normalise_hostname
+from advisor.i18n import _
 from advisor.models import Candidate, DiscoveryReport, Protocol, ProviderFacts, Security, Source
 from advisor.signin import SignIn, sign_in
 
+if TYPE_CHECKING:
+    from advisor.recommend import Recommendation
+
 XML_FOLDER_WINDOWS = r"C:\ProgramData\MailSetupAdvisor"  # where the README puts the POX file
+
+
+class NotConfigurable(AdvisorError):
+    """The report lacks what this protocol needs (a server for it, an SMTP server)."""
 
 
 class ClientKind(StrEnum):
@@ -63,8 +72,12 @@ def expand_clients(kinds: Sequence[ClientKind]) -> list[ClientKind]:
 
 
 def pick(candidates: Sequence[Candidate], protocol: str | None) -> Candidate | None:
-    """The best candidate for ``protocol``: verified first, in the report's order."""
+    """The best candidate for ``protocol``: one the person gave, else verified first, in
+    the report's order."""
     pool = [c for c in candidates if protocol is None or c.endpoint.protocol.value == protocol]
+    for c in pool:
+        if Source.GIVEN in c.sources and c.endpoint.security is not Security.PLAIN:
+            return c
     for c in pool:
         if c.verified:
             return c
@@ -160,8 +173,8 @@ def account_plan(
         if exchange_setting is None or not (
             exchange_setting.ews_url or exchange_setting.activesync_url or on_m365
         ):
-            raise AdvisorError(
-                f"discovery found no Exchange server for {domain}: choose --protocol imap or pop3"
+            raise NotConfigurable(
+                _("discovery found no Exchange server for {domain}").format(domain=domain)
             )
         if exchange_setting.server is None and on_m365:
             exchange_setting = replace(exchange_setting, server="outlook.office365.com")
@@ -169,13 +182,16 @@ def account_plan(
     else:
         found = pick(report.incoming, protocol)
         if found is None:
-            raise AdvisorError(
-                f"discovery found no {protocol.upper()} server for {domain}:"
-                " choose another --protocol"
+            raise NotConfigurable(
+                _("discovery found no {protocol} server for {domain}").format(
+                    protocol=protocol.upper(), domain=domain
+                )
             )
         sending = pick(report.outgoing, None)
         if sending is None:
-            raise AdvisorError(f"discovery found no SMTP server for {domain}")
+            raise NotConfigurable(
+                _("discovery found no SMTP server for {domain}").format(domain=domain)
+            )
         how = sign_in(report, [found, sending])
         incoming = _signed_in(_server(found, oauth), found, how)
         outgoing = _signed_in(_server(sending, oauth), sending, how)
@@ -312,33 +328,86 @@ def domain_config_from_report(report: DiscoveryReport) -> DomainConfig:
 _GUESSED_ONLY = frozenset({Source.GUESS, Source.PROBE})
 
 
-def parse_server_option(text: str, protocol: Protocol) -> ServerSetting:
-    """``HOST:PORT:SECURITY`` (security ssl|starttls; plain is refused)."""
-    parts = text.rsplit(":", 2)
-    if len(parts) != 3 or not parts[1].isdigit():
-        raise AdvisorError(
-            f"--{protocol.value} {text!r}: expected HOST:PORT:SECURITY,"
-            " e.g. imap.example.com:993:ssl"
-        )
-    host, port, security = (
-        parts[0].strip().lower().rstrip("."),
-        int(parts[1]),
-        parts[2].strip().lower(),
-    )
-    if not 0 < port < 65536:
-        raise AdvisorError(f"--{protocol.value} {text!r}: the port must be from 1 to 65535")
-    if security not in ("ssl", "starttls"):
-        raise AdvisorError(
-            f"--{protocol.value} {text!r}: security must be ssl or starttls (plain would send"
-            " passwords in clear text)"
-        )
-    from advisor.address import normalise_domain
+# ------------------------------------------------------------------ which protocol
 
+
+@dataclass(frozen=True)
+class ProtocolChoice:
+    """The protocol to configure, and why it is not the recommended one (if it is not)."""
+
+    protocol: str
+    instead_of: str | None = None  # the recommended protocol, when it could not be configured
+    why: str = ""  # what it lacked
+
+    def note(self) -> str:
+        """One sentence for people ('' when the recommendation itself is configured)."""
+        if self.instead_of is None:
+            return ""
+        return _(
+            "{recommended} was recommended, but {why}: {chosen}, the next choice, is set up instead"
+        ).format(
+            recommended=_protocol_name(self.instead_of),
+            why=self.why,
+            chosen=_protocol_name(self.protocol),
+        )
+
+
+def _protocol_name(protocol: str) -> str:
+    return "Exchange" if protocol == "exchange" else protocol.upper()
+
+
+def unconfigurable(report: DiscoveryReport, protocol: str) -> str | None:
+    """Why ``protocol`` cannot be set up from this report; None when it can."""
     try:
-        host = normalise_domain(host)[0]
-    except AdvisorError:
-        raise AdvisorError(f"--{protocol.value} {text!r}: {host!r} is not a host name") from None
-    return ServerSetting(protocol, host, port, Security(security), "%EMAILADDRESS%")
+        account_plan(report, protocol=protocol)
+    except AdvisorError as exc:
+        return str(exc)
+    return None
+
+
+def choose_protocol(
+    rec: Recommendation, report: DiscoveryReport, *, forced: str | None = None
+) -> ProtocolChoice:
+    """``forced`` (``--protocol``) if it can be set up; else the best-ranked protocol the
+    rules leave open that can be. One-line errors say what would make it work."""
+    from advisor.manual import what_to_give
+    from advisor.recommend import TIE_ORDER
+
+    domain = report.domain_ascii
+    open_choices = [c.protocol for c in rec.ranking if not c.excluded]
+    if forced is not None:
+        why = unconfigurable(report, forced)
+        if why is None:
+            return ProtocolChoice(forced)
+        others = [p for p in TIE_ORDER if p != forced and unconfigurable(report, p) is None]
+        if others:
+            advice = _("choose --protocol {protocols}, or {give}").format(
+                protocols=" or ".join(others), give=what_to_give(domain)
+            )
+        else:
+            advice = what_to_give(domain)
+        raise NotConfigurable(f"{why}: {advice}")
+    if not open_choices:
+        raise NotConfigurable(
+            _(
+                "no protocol can be recommended for this address: every one is excluded by"
+                " the rules (see advisor recommend); choose one with --protocol"
+            )
+        )
+    reasons: list[str] = []
+    for protocol in open_choices:
+        why = unconfigurable(report, protocol)
+        if why is None:
+            first = open_choices[0]
+            if protocol == first:
+                return ProtocolChoice(protocol)
+            return ProtocolChoice(protocol, first, reasons[0])
+        reasons.append(why)
+    raise NotConfigurable(
+        _("nothing can be set up ({reasons}): {give}").format(
+            reasons="; ".join(dict.fromkeys(reasons)), give=what_to_give(domain)
+        )
+    )
 
 
 @dataclass(frozen=True)

@@ -32,6 +32,7 @@ class Security(StrEnum):
 class Source(StrEnum):
     """Where a fact came from. Order of declaration is not the ranking."""
 
+    GIVEN = "given"  # typed by the person: --imap/--pop3/--smtp/--ews, answers, CSV
     LOCAL = "local"  # --config-dir override folder, like Thunderbird's isp/
     AUTOCONFIG = "autoconfig"
     ISPDB = "ispdb"

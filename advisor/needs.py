@@ -29,6 +29,12 @@ belong to that table, so the top-level keys come first)::
     phone = 1
     tablet = 0
     shared = false          # devices used by several people
+
+    [servers]               # optional: servers to use when discovery cannot find them
+    imap = ["imap.example.com:993:ssl"]   # or pop3 = [...]; HOST:PORT:ssl|starttls
+    smtp = ["smtp.example.com:465:ssl"]
+    ews = "https://mail.example.com/EWS/Exchange.asmx"   # Exchange
+    protocol = "imap"       # instead of the recommended one
 """
 
 from __future__ import annotations
@@ -259,26 +265,41 @@ def apply(needs: Needs, answers: dict[str, object], *, where: str = "") -> Needs
     return result
 
 
-def load_answers(path: Path, base: Needs | None = None) -> Needs:
-    """Read a TOML answers file over ``base`` (defaults); one-line errors with the file name."""
+def read_answers_table(path: Path) -> dict[str, Any]:
+    """The TOML document of an answers file; one-line errors with the file name."""
     from advisor.fsutil import read_bounded
 
     data = read_bounded(path, MAX_ANSWERS_BYTES, what="an answers file", error=AnswersError)
     import tomllib
 
     try:
-        parsed = tomllib.loads(data.decode("utf-8"))
+        return tomllib.loads(data.decode("utf-8"))
     except UnicodeDecodeError:
         raise AnswersError(f"{path}: not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise AnswersError(f"{path}: {exc}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
         raise AnswersError(f"{path}: nested too deeply; not an answers file") from None
+
+
+def load_answers(path: Path, base: Needs | None = None) -> Needs:
+    """Read a TOML answers file over ``base`` (defaults); one-line errors with the file name.
+
+    Its ``[servers]`` table (servers the person gives, see :mod:`advisor.manual`) is
+    checked here too, so that a bad server fails as early as a bad answer.
+    """
+    parsed = read_answers_table(path)
+    if "servers" in parsed:
+        from advisor.manual import load_servers
+
+        load_servers(path)
+        parsed = {k: v for k, v in parsed.items() if k != "servers"}
     return apply(base or Needs(), flatten(parsed), where=f"{path}: ")
 
 
-def to_toml(needs: Needs) -> str:
-    """The answers file that reproduces ``needs`` (for the wizard's "save answers").
+def to_toml(needs: Needs, servers: str = "") -> str:
+    """The answers file that reproduces ``needs`` (for the wizard's "save answers"),
+    with ``servers`` (a ``[servers]`` table, :meth:`ManualServers.to_toml`) at the end.
 
     The top-level keys come before ``[devices]``: in TOML every key after a
     table header belongs to that table.
@@ -300,4 +321,5 @@ def to_toml(needs: Needs) -> str:
         "[devices]\n"
         f"desktop = {v.desktops}\nlaptop = {v.laptops}\nphone = {v.phones}\n"
         f"tablet = {v.tablets}\nshared = {str(v.shared_devices).lower()}\n"
+        f"{servers}"
     )

@@ -26,6 +26,16 @@ SHA-256 of every file written there. It makes re-runs safe and cheap:
   state. A run killed at any moment leaves whole files only, and is resumed
   without mistaking its own half-updated folders for hand edits.
 
+Servers can be given when discovery cannot find them (a domain that publishes
+nothing, a network that filters mail ports): for every row with the command's
+``--imap/--pop3/--smtp/--ews/--protocol`` or the answers file's ``[servers]``,
+per domain with ``--servers FILE`` (a CSV: ``domain,imap,smtp,...``), or per
+row in columns of the same names; a row's own columns win over its domain's,
+which win over the command's. Rows whose servers differ share a discovery only
+with rows given the same servers. Each row then sets up the best-ranked
+protocol that can be set up (the recommended one, else the next) and says why
+in its sheet and in ``summary.csv``.
+
 No password is asked for, read or written: the mail programs ask at first use.
 """
 
@@ -54,6 +64,7 @@ from typing import IO, Any, Protocol
 
 from advisor.address import parse_address
 from advisor.errors import AdvisorError, os_error_text
+from advisor.manual import FILE_KEYS, ManualServers, from_values
 from advisor.models import DiscoveryReport
 from advisor.needs import KEYS, Needs, apply
 
@@ -78,7 +89,7 @@ SUMMARY_COLUMNS = (
     "message",
 )
 BASE_COLUMNS = ("email", "name", "lang", "clients", "devices")
-KNOWN_COLUMNS = (*BASE_COLUMNS, *(k for k in KEYS if k != "clients"))
+KNOWN_COLUMNS = (*BASE_COLUMNS, *(k for k in KEYS if k != "clients"), *FILE_KEYS)
 MAX_VALUE = 1000  # characters in one cell; a longer one is a broken row
 MAX_NAME = 200
 MAX_MANIFEST_BYTES = 1024 * 1024
@@ -135,6 +146,17 @@ class Employee:
     name: str
     lang: str
     needs: Needs
+    manual: ManualServers = field(default_factory=ManualServers)  # row > domain > command
+    group: str = ""  # the discovery this row shares: its domain, with its servers if given
+
+    @property
+    def discovery_key(self) -> str:
+        return self.group or self.domain
+
+
+def discovery_group(domain: str, manual: ManualServers) -> str:
+    """Rows of one domain share a discovery when they are given the same servers."""
+    return f"{domain} [{manual.describe()}]" if manual.given else domain
 
 
 @dataclass(frozen=True)
@@ -203,11 +225,21 @@ class EmployeeCsv:
     stops the run.
     """
 
-    def __init__(self, path: Path, *, base: Needs, default_lang: str) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        base: Needs,
+        default_lang: str,
+        manual: ManualServers | None = None,
+        domain_servers: Mapping[str, ManualServers] | None = None,
+    ) -> None:
         self.path = path
         self.base = base
         self.default_lang = default_lang
         self.encoding = _csv_encoding(path)
+        self.manual = manual or ManualServers()  # the command's (and answers file's)
+        self.domain_servers = domain_servers or {}  # --servers FILE
         with self._open() as handle:
             first = handle.readline(MAX_HEADER_CHARS + 1)
         if len(first) > MAX_HEADER_CHARS:
@@ -260,10 +292,11 @@ class EmployeeCsv:
         for record in self._records():
             yield record if isinstance(record, BadRow) else self.parse_row(*record)
 
-    def survey(self) -> tuple[int, dict[str, str]]:
-        """A quick first pass: the number of rows, and each domain's first address."""
+    def survey(self) -> tuple[int, dict[str, tuple[str, ManualServers]]]:
+        """A quick first pass: the number of rows, and each discovery's first address
+        (one per domain, or per domain and servers given) with its servers."""
         rows = 0
-        first: dict[str, str] = {}
+        first: dict[str, tuple[str, ManualServers]] = {}
         for record in self._records():
             rows += 1
             if isinstance(record, BadRow):
@@ -271,11 +304,18 @@ class EmployeeCsv:
             cells = dict(zip(self.columns, record[1], strict=False))
             try:
                 address = parse_address(cells.get("email", ""))
+                manual = self.servers_for(address.domain_ascii, cells)
             except AdvisorError:
-                continue
-            if address.domain_ascii not in first and _utf8([address.address]):
-                first[address.domain_ascii] = address.address
+                continue  # reported with its line in the second pass
+            group = discovery_group(address.domain_ascii, manual)
+            if group not in first and _utf8([address.address]):
+                first[group] = (address.address, manual)
         return rows, first
+
+    def servers_for(self, domain: str, cells: Mapping[str, str]) -> ManualServers:
+        """A row's servers: its own columns over its domain's (--servers) over the command's."""
+        own = from_values({k: cells.get(k, "").strip() for k in FILE_KEYS if k in cells})
+        return own.over(self.domain_servers.get(domain, ManualServers()).over(self.manual))
 
     def _records(self) -> Iterator[tuple[int, list[str]] | BadRow]:
         with self._open() as handle:
@@ -340,9 +380,10 @@ class EmployeeCsv:
                     answers.update(parse_devices(value))
                 elif column == "clients":
                     answers["clients"] = ",".join(_LIST_SEPARATORS.split(value))
-                else:
+                elif column not in FILE_KEYS:
                     answers[column] = value
             needs = apply(self.base, answers)
+            manual = self.servers_for(address.domain_ascii, cells)
         except AdvisorError as exc:
             return bad(str(exc))
         return Employee(
@@ -354,6 +395,8 @@ class EmployeeCsv:
             name=name,
             lang=lang,
             needs=needs,
+            manual=manual,
+            group=discovery_group(address.domain_ascii, manual),
         )
 
 
@@ -613,6 +656,8 @@ class Settings:
     processes: int | None = None  # worker processes; None: two per CPU for large runs
     index_page_rows: int = INDEX_PAGE_ROWS
     index_page_bytes: int = INDEX_PAGE_BYTES
+    manual: ManualServers = field(default_factory=ManualServers)  # --imap, --protocol...
+    servers: Path | None = None  # --servers FILE: servers per domain
 
 
 # ------------------------------------------------------------------ files
@@ -742,14 +787,25 @@ class Onboarding:
         self.settings = settings
         self.observer = observer
         # Everything that can be wrong with the inputs fails here, before any work.
+        from advisor.manual import load_domain_servers
+        from advisor.planning import build_manual
+
         base = load_answers(settings.answers) if settings.answers is not None else Needs()
+        manual = build_manual(settings.answers, settings.manual)
+        domain_servers = load_domain_servers(settings.servers) if settings.servers else {}
         self.rules = load(list(settings.rules_dirs), names=NAMES)
         self.rules_digest = _sha(
             json.dumps(
                 [(r.id, r.enabled, r.when.source, r.effect_text()) for r in self.rules.rules]
             ).encode()
         )
-        self.employees = EmployeeCsv(csv_path, base=base, default_lang=settings.lang)
+        self.employees = EmployeeCsv(
+            csv_path,
+            base=base,
+            default_lang=settings.lang,
+            manual=manual,
+            domain_servers=domain_servers,
+        )
         self.out = settings.out
         self.run_id = uuid.uuid4().hex
         self._domains: dict[str, Future[DomainResult]] = {}
@@ -774,12 +830,22 @@ class Onboarding:
 
             with contextlib.suppress(AdvisorError):
                 ca = _sha(read_bounded(s.ca_file, MAX_CA_BYTES, what="a CA file"))
+        config_dir = s.manual.config_dir
         key = settings_key(
-            {"dns": list(s.nameservers), "ca": ca, "offline": s.offline, "timeout": s.timeout}
+            {
+                "dns": list(s.nameservers),
+                "ca": ca,
+                "offline": s.offline,
+                "timeout": s.timeout,
+                "config_dir": str(config_dir.resolve()) if config_dir is not None else None,
+            }
         )
         return DiscoveryCache(s.cache_dir or default_folder(), ttl=s.cache_ttl, key=key)
 
-    def _discover(self, domain: str, address: str, cache: Any) -> DomainResult:
+    def _discover(
+        self, domain: str, address: str, manual: ManualServers, cache: Any
+    ) -> DomainResult:
+        """``domain``: the discovery's key (the domain, with the servers given if any)."""
         from advisor.discovery import Options
         from advisor.report import to_json
         from advisor.runner import run_discovery
@@ -790,14 +856,20 @@ class Onboarding:
                 address,
                 nameservers=s.nameservers,
                 ca_file=s.ca_file,
-                options=Options(timeout=s.timeout, offline=s.offline),
+                options=Options(
+                    timeout=s.timeout,
+                    offline=s.offline,
+                    config_dir=s.manual.config_dir,
+                    given=manual if manual.given else None,
+                ),
             )
         except AdvisorError as exc:
             return DomainResult(domain, "failed", None, error=str(exc))
         except Exception as exc:  # one domain's bug must not stop the others
             return DomainResult(domain, "failed", None, error=f"internal error: {exc!r}")
         doc = to_json(report)
-        cache.put(domain, doc)
+        if not manual.given:  # the cache holds what discovery alone found, by domain
+            cache.put(domain, doc)
         return self._domain_result(domain, "fresh", doc, None)
 
     def _domain_result(
@@ -829,6 +901,7 @@ class Onboarding:
                 k: list(v) if isinstance(v, tuple) else v for k, v in emp.needs.values().items()
             },
             "domain": domain.digest,
+            "protocol": emp.manual.protocol,
             "rules": self.rules_digest,
             "advisor": self._version,
         }
@@ -837,7 +910,7 @@ class Onboarding:
     def _recommend(self, emp: Employee, report: DiscoveryReport) -> Any:
         from advisor.recommend import facts_from_report, recommend
 
-        key = (emp.domain, emp.needs)
+        key = (emp.discovery_key, emp.needs)
         rec = self._recommendations.get(key)
         if rec is None:
             if len(self._recommendations) > 4096:
@@ -847,7 +920,7 @@ class Onboarding:
         return rec
 
     def _process(self, emp: Employee) -> RowResult:
-        domain = self._domains[emp.domain].result()
+        domain = self._domains[emp.discovery_key].result()
         name = folder_for(emp.email_ascii)
 
         def result(status: Status, **extra: Any) -> RowResult:
@@ -896,7 +969,7 @@ class Onboarding:
                 message=_kept_message(manifest.kept),
             )
         try:
-            planned, protocol, confidence = self._render(emp, domain)
+            planned, protocol, confidence, note = self._render(emp, domain)
         except AdvisorError as exc:
             return result(Status.FAILED, message=str(exc))
         done = Manifest(
@@ -925,23 +998,29 @@ class Onboarding:
             confidence=confidence,
             folder=name,
             files=names,
-            message=_kept_message(kept),
+            message="; ".join(m for m in (note, _kept_message(kept)) if m),
         )
 
-    def _render(self, emp: Employee, domain: DomainResult) -> tuple[dict[str, bytes], str, float]:
-        from advisor.export import account_plan, kinds_for, render_files
+    def _render(
+        self, emp: Employee, domain: DomainResult
+    ) -> tuple[dict[str, bytes], str, float, str]:
+        """The row's files, protocol, confidence, and why the protocol is not the
+        recommended one ('' when it is; in the run's language, for summary.csv)."""
+        from advisor.export import account_plan, choose_protocol, kinds_for, render_files
+        from advisor.i18n import language
         from advisor.sheets import render_html, render_markdown, setup_sheet
 
-        report = self._templates[emp.domain].for_employee(emp)
+        report = self._templates[emp.discovery_key].for_employee(emp)
         rec = self._recommend(emp, report)
-        if rec.recommended is None:
-            raise AdvisorError(
-                "no protocol can be recommended: every one is excluded by the rules"
-                " (see advisor recommend)"
-            )
+        # The best protocol that can be set up; its reasons in the person's language
+        # for the sheet, and in the run's for summary.csv (IT reads it).
+        with language(self.settings.lang):  # a row that cannot be set up fails here
+            note = choose_protocol(rec, report, forced=emp.manual.protocol).note()
+        with language(emp.lang):
+            choice = choose_protocol(rec, report, forced=emp.manual.protocol)
         account = account_plan(
             report,
-            protocol=rec.recommended,
+            protocol=choice.protocol,
             full_name=emp.name,
             leave_on_server=rec.leave_on_server,
             keep_days=rec.keep_days,
@@ -954,11 +1033,17 @@ class Onboarding:
                 planned[f.name] = f.data
         files = [*planned, SHEET_HTML, SHEET_MD]
         sheet = setup_sheet(
-            account, rec, list(emp.needs.clients), files, lang=emp.lang, generated=self._today
+            account,
+            rec,
+            list(emp.needs.clients),
+            files,
+            lang=emp.lang,
+            generated=self._today,
+            why=choice.why if choice.instead_of is not None else "",
         )
         planned[SHEET_HTML] = render_html(sheet).encode()
         planned[SHEET_MD] = render_markdown(sheet).encode()
-        return planned, rec.recommended, rec.confidence
+        return planned, choice.protocol, rec.confidence, note
 
     # -------------------------------------------------------------- the whole run
     def run(self) -> Outcome:
@@ -988,8 +1073,8 @@ class Onboarding:
         row_pool = ThreadPoolExecutor(max_workers=jobs, thread_name_prefix="onboard")
         cached = 0
         try:
-            for domain, address in first_address.items():
-                entry = None if s.refresh else cache.get(domain)
+            for domain, (address, manual) in first_address.items():
+                entry = None if s.refresh or manual.given else cache.get(domain)
                 reused = None
                 if entry is not None:
                     reused = self._domain_result(domain, "cached", entry.report, entry.age())
@@ -1000,7 +1085,7 @@ class Onboarding:
                     cached += 1
                 else:  # not cached, or an entry damaged past its checks: discover again
                     self._domains[domain] = discovery_pool.submit(
-                        self._discover, domain, address, cache
+                        self._discover, domain, address, manual, cache
                     )
             if self.observer is not None:
                 self.observer.started(rows, len(first_address), cached)

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from advisor.models import DiscoveryReport, ExchangeFacts, Protocol
+from advisor.models import DiscoveryReport, ExchangeFacts, Protocol, Source
 from advisor.needs import Needs
 from advisor.rules.loader import PROTOCOLS, Rule, RuleSet
 
@@ -73,8 +73,11 @@ def facts_from_report(report: DiscoveryReport) -> dict[str, object]:
     live = report.live
 
     def offered(protocol: Protocol) -> bool:
+        # A server the person gave is offered on their word, reachable from here or not.
         return any(
-            c.endpoint.protocol is protocol and (c.verified or not live) for c in report.incoming
+            c.endpoint.protocol is protocol
+            and (c.verified or not live or Source.GIVEN in c.sources)
+            for c in report.incoming
         )
 
     exchange = report.exchange or ExchangeFacts()

@@ -567,6 +567,7 @@ _STATUS_STYLE = {
     StepStatus.SKIPPED: "dim",
 }
 _STEP_ORDER = {
+    "given": -1,
     "local": 0,
     "autoconfig": 1,
     "ispdb": 2,

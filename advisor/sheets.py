@@ -260,10 +260,12 @@ def setup_sheet(
     *,
     lang: str,
     generated: str,
+    why: str = "",
 ) -> Sheet:
-    """The content of one person's setup sheet, in ``lang`` (this thread only)."""
+    """The content of one person's setup sheet, in ``lang`` (this thread only); ``why``:
+    why the files set up another protocol than the recommended one (in ``lang``)."""
     with i18n.language(lang) as chosen:
-        return _sheet(plan, rec, clients, files, lang=chosen, generated=generated)
+        return _sheet(plan, rec, clients, files, lang=chosen, generated=generated, why=why)
 
 
 def setup_sheet_markdown(
@@ -300,11 +302,16 @@ def _sheet(
     *,
     lang: str,
     generated: str,
+    why: str = "",
 ) -> Sheet:
     name = _clean(plan.full_name)
     email = _clean(plan.email)
     present = _Files(frozenset(files), plan.domain)
-    sections = [_recommendation(plan, rec, lang), _settings(plan), _sign_in_section(plan, lang)]
+    sections = [
+        _recommendation(plan, rec, lang, why),
+        _settings(plan),
+        _sign_in_section(plan, lang),
+    ]
     chosen: list[Client] = []
     for client in clients:
         value = Client(client)
@@ -327,7 +334,7 @@ def _choice(rec: Recommendation, protocol: str | None) -> Choice | None:
     return next((c for c in rec.ranking if c.protocol == protocol), None)
 
 
-def _recommendation(plan: AccountPlan, rec: Recommendation, lang: str) -> Section:
+def _recommendation(plan: AccountPlan, rec: Recommendation, lang: str, why: str = "") -> Section:
     blocks: list[Block] = []
     if rec.recommended is None:
         blocks.append(
@@ -349,6 +356,8 @@ def _recommendation(plan: AccountPlan, rec: Recommendation, lang: str) -> Sectio
                 "Note: the files in this folder set up {protocol}, not the recommended"
                 " {recommended}."
             ).format(protocol=written, recommended=PROTOCOL_NAMES.get(rec.recommended, "?"))
+        if why:
+            note = " ".join((note, _("Reason: {why}.").format(why=_clean(why))))
         blocks.append(Paragraph((note,), "warning"))
     best = _choice(rec, rec.recommended)
     if best is not None:

@@ -8,6 +8,13 @@ answers-file key; answers given that way are shown, not asked again. Without
 a terminal nothing is asked: defaults are used, and a missing required answer
 (the address) is an error naming its flag.
 
+Never a dead end: when nothing usable was found, or the recommended protocol
+cannot be set up, the wizard offers to type the servers (defaults guessed
+from the domain: imap.D:993:ssl, smtp.D:465:ssl...; they are then probed like
+discovered ones) or to take the next protocol. Without a terminal it takes the
+next protocol, or stops with the flags that would help (--imap, --smtp...).
+The answers (typed servers included) are saved before any failure.
+
 Nothing is written before the export step, and then only with atomic writes,
 so Ctrl-C (``KeyboardInterrupt``, mapped to exit 130 by the CLI) leaves no
 partial files.
@@ -15,6 +22,7 @@ partial files.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -25,6 +33,7 @@ from typing import TYPE_CHECKING, Any
 from advisor.address import parse_address
 from advisor.errors import AdvisorError
 from advisor.i18n import _, current_language
+from advisor.manual import ManualServers
 from advisor.needs import MAX_ANSWERS_BYTES, Client, Needs, apply, flatten, to_toml
 from advisor.prompter import Prompter
 
@@ -34,9 +43,9 @@ if TYPE_CHECKING:
     from advisor.models import DiscoveryReport, Step
     from advisor.recommend import Recommendation
 
-# The discovery seam: address and observer in, report out (the CLI passes a
-# closure over run_discovery with the --dns/--ca-file/--timeout/--offline options).
-DiscoveryRunner = Callable[[str, Any], "DiscoveryReport"]
+# The discovery seam: address, observer and the servers given in, report out (the CLI
+# passes a closure over run_discovery with the --dns/--ca-file/--timeout/--offline options).
+DiscoveryRunner = Callable[[str, Any, ManualServers], "DiscoveryReport"]
 
 WAIT_TICK = 0.2  # seconds between refreshes of the "waiting for discovery" line
 EXIT_OK = 0
@@ -64,6 +73,7 @@ class WizardOptions:
     rules_dirs: Sequence[Path] = ()
     interactive: bool = True
     explain: bool = False  # --explain: rule ids and points, for IT staff
+    manual: ManualServers = field(default_factory=ManualServers)  # --imap, --protocol...
 
 
 @dataclass(frozen=True)
@@ -104,19 +114,26 @@ class _Progress:
 class _Background:
     """The discovery, in a daemon thread (Ctrl-C must not wait for it)."""
 
-    def __init__(self, runner: DiscoveryRunner, address: str, observer: _Progress) -> None:
+    def __init__(
+        self, runner: DiscoveryRunner, address: str, observer: _Progress, given: ManualServers
+    ) -> None:
         self.done = threading.Event()
         self.report: DiscoveryReport | None = None
         self.error: BaseException | None = None
         self.started = time.monotonic()
         self._thread = threading.Thread(
-            target=self._run, args=(runner, address, observer), name="discovery", daemon=True
+            target=self._run,
+            args=(runner, address, observer, given),
+            name="discovery",
+            daemon=True,
         )
         self._thread.start()
 
-    def _run(self, runner: DiscoveryRunner, address: str, observer: _Progress) -> None:
+    def _run(
+        self, runner: DiscoveryRunner, address: str, observer: _Progress, given: ManualServers
+    ) -> None:
         try:
-            self.report = runner(address, observer)
+            self.report = runner(address, observer, given)
         except BaseException as exc:  # handed to the wizard's thread, re-raised there
             self.error = exc
         finally:
@@ -459,6 +476,8 @@ class Wizard:
             checked = (
                 _("checked live, trusted certificate") if best.verified else _("not checked live")
             )
+            if "given" in best.sources:
+                checked = _("{checked}; given by you").format(checked=checked)
             self.p.say(
                 "  "
                 + _("{title}: {protocol} {host}:{port}").format(
@@ -533,12 +552,14 @@ class Wizard:
         return True
 
     def _export(
-        self, needs: Needs, report: DiscoveryReport, rec: Recommendation, local: str
+        self,
+        needs: Needs,
+        report: DiscoveryReport,
+        rec: Recommendation,
+        local: str,
+        protocol: str,
     ) -> list[Path]:
         from advisor.export import ClientKind, account_plan, render_files
-
-        protocol = rec.recommended
-        assert protocol is not None
 
         wanted = self.options.clients or self.options.out is not None
         if not wanted and not self._confirm(
@@ -598,7 +619,7 @@ class Wizard:
         return [out / f.name for f in files]
 
     # ------------------------------------------------------------ step 5: answers file
-    def _save_answers(self, needs: Needs) -> Path | None:
+    def _save_answers(self, needs: Needs, given: ManualServers) -> Path | None:
         if self.options.no_save_answers:
             return None
         path = self.options.save_answers
@@ -620,27 +641,155 @@ class Wizard:
                     validate=lambda t: None if t.strip() else _("Type a file name."),
                 ).strip()
             )
-        if not self._write({path: to_toml(needs).encode("utf-8")}):
+        if not self._write({path: to_toml(needs, given.to_toml()).encode("utf-8")}):
             return None
         self.p.say(_("Answers saved to {path}.").format(path=path))
         return path
 
+    # ------------------------------------------------------------ no dead ends
+    def _settle(
+        self, address: str, report: DiscoveryReport, rec: Recommendation, given: ManualServers
+    ) -> tuple[str | None, DiscoveryReport, ManualServers]:
+        """The protocol to set up, the report to set it up from and the servers given:
+        the recommended protocol when it can be set up, else what the person chooses
+        (type the servers, take the next protocol, stop). ``None``: stop."""
+        from advisor.export import NotConfigurable, choose_protocol
+
+        forced = given.protocol
+        while True:
+            problem = ""
+            try:
+                choice = choose_protocol(rec, report, forced=forced)
+            except NotConfigurable as exc:
+                choice, problem = None, str(exc)
+            if choice is not None and choice.instead_of is None:
+                return choice.protocol, report, given
+            self.p.say(choice.note() if choice is not None else problem)
+            if not self.options.interactive:
+                if choice is not None:
+                    return choice.protocol, report, given
+                raise NotConfigurable(problem)
+            wanted = forced or rec.recommended or "imap"
+            action = self._what_now(wanted, choice.protocol if choice is not None else None)
+            if action == "stop":
+                return None, report, given
+            if action == "next":
+                assert choice is not None
+                return choice.protocol, report, given
+            typed = self._type_servers(action, report)
+            given = typed.over(given)
+            forced = typed.protocol
+            report = self._rediscover(address, given)
+
+    def _what_now(self, wanted: str, fallback: str | None) -> str:
+        names = {"imap": "IMAP", "pop3": "POP3", "exchange": "Exchange"}
+        choices: list[tuple[str, str]] = []
+        if wanted == "exchange":
+            choices.append(("exchange", _("type the Exchange server's address")))
+        incoming = wanted if wanted in ("imap", "pop3") else "imap"
+        choices.append(
+            (incoming, _("type the {protocol} and SMTP servers").format(protocol=names[incoming]))
+        )
+        if fallback is not None:
+            choices.append(
+                ("next", _("set up {protocol} instead").format(protocol=names[fallback]))
+            )
+        choices.append(("stop", _("stop here (the answers can still be saved)")))
+        return self.p.select(
+            "servers_action",
+            _("The recommended set-up needs servers that were not found. What now?"),
+            choices,
+            default=choices[0][0],
+            instruction=_("Your provider's help pages or IT department give the servers."),
+        )
+
+    def _type_servers(self, kind: str, report: DiscoveryReport) -> ManualServers:
+        """Ask for the servers of ``kind`` (imap, pop3 or exchange); defaults: what was
+        found, else the names most providers use."""
+        from advisor.manual import guessed_defaults, parse_ews, parse_server, server_text
+        from advisor.models import Protocol, Security
+
+        domain = report.domain_ascii
+        guessed = guessed_defaults(domain)
+
+        def check(parse: Callable[[str], object]) -> Callable[[str], str | None]:
+            def validate(text: str) -> str | None:
+                try:
+                    parse(text)
+                except AdvisorError as exc:
+                    return str(exc)
+                return None
+
+            return validate
+
+        if kind == "exchange":
+            url = self.p.text(
+                "ews",
+                _("Exchange server (EWS URL or host name):"),
+                default=guessed["ews"],
+                instruction=_("For example https://mail.example.com/EWS/Exchange.asmx"),
+                validate=check(lambda t: parse_ews(t, label="EWS")),
+            )
+            return ManualServers(ews=parse_ews(url, label="EWS"), protocol="exchange")
+        protocol = Protocol(kind)
+        found = [c.endpoint for c in report.outgoing if c.endpoint.security is not Security.PLAIN]
+        smtp_default = (
+            f"{found[0].hostname}:{found[0].port}:{found[0].security.value}"
+            if found
+            else guessed["smtp"]
+        )
+        example = _("HOST:PORT:SECURITY, security ssl or starttls")
+        incoming = self.p.text(
+            kind,
+            _("Incoming mail server ({protocol}):").format(protocol=protocol.name),
+            default=guessed[kind],
+            instruction=example,
+            validate=check(lambda t: parse_server(t, protocol, label=protocol.name)),
+        )
+        outgoing = self.p.text(
+            "smtp",
+            _("Outgoing mail server (SMTP):"),
+            default=smtp_default,
+            instruction=example,
+            validate=check(lambda t: parse_server(t, Protocol.SMTP, label="SMTP")),
+        )
+        server = parse_server(incoming, protocol, label=protocol.name)
+        smtp = parse_server(outgoing, Protocol.SMTP, label="SMTP")
+        self.p.say(
+            _("Checking {servers}...").format(
+                servers=", ".join(server_text(s) for s in (server, smtp))
+            )
+        )
+        if kind == "pop3":
+            return ManualServers(pop3=(server,), smtp=(smtp,), protocol=kind)
+        return ManualServers(imap=(server,), smtp=(smtp,), protocol=kind)
+
+    def _rediscover(self, address: str, given: ManualServers) -> DiscoveryReport:
+        """Discovery again, the typed servers probed among the others."""
+        self.progress = _Progress()
+        self.background = _Background(self.runner, address, self.progress, given)
+        report = self._wait()
+        self._summary(report)
+        return report
+
     # ------------------------------------------------------------ the flow
     def run(self) -> WizardResult:
         from advisor.needs import load_answers
+        from advisor.planning import build_manual
         from advisor.recommend import NAMES, facts_from_report, recommend
         from advisor.report import render_recommendation
         from advisor.rules.loader import load
 
         base = load_answers(self.options.answers) if self.options.answers else Needs()
         base = apply(base, dict(self.options.need_flags), where=_("command line: "))
+        given = build_manual(self.options.answers, self.options.manual)
         ruleset = load(self.options.rules_dirs, names=NAMES)  # bad rules fail before questions
         if self.options.interactive:
             self.p.say(_("Mail Setup Advisor: a few questions to set up your mail."))
             self.p.say(_("Press Enter to keep the suggested answer; Ctrl-C to stop."))
         address = self._address()
         local = parse_address(address).local_part
-        self.background = _Background(self.runner, address, self.progress)
+        self.background = _Background(self.runner, address, self.progress, given)
         needs = self._needs(base)
         report = self._wait()
         self._summary(report)
@@ -654,12 +803,20 @@ class Wizard:
         )
         self.p.say("")
         written: list[Path] = []
-        if rec.recommended is None:
-            self.p.say(_("No configuration files can be written for this address."))
-        else:
-            written = self._export(needs, report, rec, local)
-        saved = self._save_answers(needs)
-        code = EXIT_OK if rec.recommended is not None else EXIT_NOTHING_USABLE
+        try:
+            protocol, report, given = self._settle(report.address, report, rec, given)
+            if protocol is None:
+                self.p.say(_("No configuration files can be written for this address."))
+            else:
+                written = self._export(needs, report, rec, local, protocol)
+        except AdvisorError:
+            # Whatever went wrong, the answers (and typed servers) are not lost; a failure
+            # to save them must not hide the first error.
+            with contextlib.suppress(AdvisorError):
+                self._save_answers(needs, given)
+            raise
+        saved = self._save_answers(needs, given)
+        code = EXIT_OK if protocol is not None else EXIT_NOTHING_USABLE
         return WizardResult(code, needs, written, saved)
 
 

@@ -95,7 +95,7 @@ class FakeDiscovery:
         self.delay = delay
         self.addresses: list[str] = []
 
-    def __call__(self, address: str, observer: Any) -> DiscoveryReport:
+    def __call__(self, address: str, observer: Any, given: Any = None) -> DiscoveryReport:
         self.events.append("discovery")
         self.addresses.append(address)
         observer.step(Step("srv", "_imaps._tcp.example.test", StepStatus.FOUND, 1.0, "found"))
