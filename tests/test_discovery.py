@@ -409,9 +409,16 @@ def test_ctrl_c_exits_130_at_once(lab: Lab) -> None:
         env=env,
     )
     try:
-        time.sleep(1.5)  # imports done, probes hanging on the dropped ports
+        # Interrupt once discovery runs (it has asked the lab's DNS about the domain),
+        # not at a fixed time: on a loaded machine the imports alone can take seconds,
+        # and a SIGINT during them is Python's, not ours.
+        deadline = time.monotonic() + 60
+        while not any("slow.test" in entry.name for entry in lab.dns.log):
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "discovery never asked the DNS"
+            time.sleep(0.05)
         proc.send_signal(signal.SIGINT)
-        _, err = proc.communicate(timeout=5)
+        _, err = proc.communicate(timeout=30)  # generous: the exit code proves the rest
     finally:
         if proc.poll() is None:
             proc.kill()
