@@ -1082,7 +1082,17 @@ def check(
     ] = None,
     jobs: Annotated[
         int, typer.Option("--jobs", metavar="N", min=1, max=256, help="Domains checked at once.")
-    ] = 8,
+    ] = 16,
+    processes: Annotated[
+        int | None,
+        typer.Option(
+            "--processes",
+            metavar="N",
+            min=1,
+            max=64,
+            help="Worker processes sharing --jobs (default 1: threads in this process).",
+        ),
+    ] = None,
     json_output: Annotated[
         bool, typer.Option("--json", help="Print JSON (advisor.check/1).")
     ] = False,
@@ -1124,6 +1134,7 @@ def check(
         list(domains or []),
         domains_file=domains_file,
         jobs=jobs,
+        processes=processes,
         json_output=json_output,
         html_file=html_file,
         force=force,

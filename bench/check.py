@@ -104,7 +104,9 @@ def _serve_lab(conn: Any, ca_dir: Path, domains: int) -> None:
         conn.send(exc)
 
 
-def run(listing: Path, lab: RemoteLab, jobs: int) -> tuple[float, int, list[dict[str, Any]]]:
+def run(
+    listing: Path, lab: RemoteLab, jobs: int, processes: int | None = None
+) -> tuple[float, int, list[dict[str, Any]]]:
     """Wall seconds, peak RSS (KiB) and the JSON lines of one fresh `advisor check`."""
     code = (
         "import resource, sys\n"
@@ -117,6 +119,8 @@ def run(listing: Path, lab: RemoteLab, jobs: int) -> tuple[float, int, list[dict
     args = ["check", "--domains", str(listing), "--jobs", str(jobs), "--timeout", "10"]
     args += ["--dns", lab.dns_spec, "--ca-file", str(lab.ca_file), "--no-progress"]
     args += ["--ispdb-url", "https://ispdb.invalid.test/v1.1/"]
+    if processes is not None:
+        args += ["--processes", str(processes)]
     started = time.monotonic()
     result = subprocess.run(
         [sys.executable, "-c", code, *args],

@@ -475,6 +475,53 @@ def test_domains_file_streams_json_lines(
     assert code == 1  # a line could not be checked
 
 
+def test_domains_in_worker_processes_with_html(
+    lab: Lab, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    lab.zone("w1.test")
+    lab.zone("w2.test")
+    lab.zone("w3.test")
+    lab.dovecot("imap.w2.test")
+    lab.smtp("smtp.w2.test")
+    listing = tmp_path / "domains.txt"
+    listing.write_text("w1.test\nw2.test\nw3.test\n", encoding="utf-8")
+    page = tmp_path / "all.html"
+    code, out, err = run_cli(
+        capsys,
+        "check",
+        "--domains",
+        str(listing),
+        "--processes",
+        "2",
+        "--jobs",
+        "2",
+        "--html",
+        str(page),
+        "--lang",
+        "fr",
+        "--dns",
+        lab.dns_spec,
+        "--ca-file",
+        str(lab.ca_file),
+        "--ispdb-url",
+        ISPDB,
+        "--timeout",
+        "5",
+    )
+    assert err == ""
+    docs = {d["domain"]: d for d in map(json.loads, out.splitlines())}
+    assert sorted(docs) == ["w1.test", "w2.test", "w3.test"]
+    # GuessConfig.sys.mjs `_hostnamesToTry`: imap.<domain> is the first guess -- found
+    # by the worker process as in this one.
+    tb = docs["w2.test"]["clients"]["thunderbird"]
+    assert tb["via"] == "essais"  # the worker speaks the run's language
+    assert server(tb["incoming"]) == ("imap.w2.test", 993, "ssl")
+    text = page.read_text(encoding="utf-8")
+    assert text.count("<h2>") == 3
+    assert text.rstrip().endswith("</html>")
+    assert code == 3
+
+
 def test_french_report(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     lab.zone("fr.test")
     code, out, _err = run_cli(

@@ -16,15 +16,18 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from advisor.check.render import error_json, html_head, html_section, html_tail, render_text
+from advisor.check.render import html_head, html_section, html_tail, render_text
 from advisor.check.render import to_json as check_json
 from advisor.check.run import (
     Environment,
-    Outcome,
+    Rendered,
+    Settings,
     check_domain,
+    check_in_processes,
     check_many,
     environment,
     read_domains,
+    render,
 )
 from advisor.errors import AdvisorError
 from advisor.i18n import _
@@ -93,6 +96,7 @@ def run_check(
     *,
     domains_file: Path | None,
     jobs: int,
+    processes: int | None,
     json_output: bool,
     html_file: Path | None,
     force: bool,
@@ -101,15 +105,18 @@ def run_check(
     options: Options,
     progress: bool,
 ) -> int:
-    env = environment(nameservers=nameservers, ca_file=ca_file, options=options)
     if domains_file is None:
+        env = environment(nameservers=nameservers, ca_file=ca_file, options=options)
         return _run_listed(
             domains, env=env, json_output=json_output, html_file=html_file, force=force
         )
     # A bad file stops the run before anything is checked.
     lines = read_domains(domains_file)
     first = next(lines, None)
-    total = sum(1 for _line in read_domains(domains_file))
+    total = sum(1 for _line in read_domains(domains_file)) + len(domains)
+    # Worker processes only when asked: on the 2-core machine the benchmark runs on,
+    # they measured no faster than threads in one process (README, bench/check.py).
+    processes = max(1, min(processes or 1, jobs, total or 1))
 
     def stream() -> Iterator[tuple[int, str]]:
         yield from ((0, d) for d in domains)  # domains given as arguments: line 0
@@ -117,32 +124,41 @@ def run_check(
             yield first
             yield from lines
 
-    bar = _Progress(total + len(domains)) if progress else None
-    all_configured = True
+    bar = _Progress(total) if progress else None
+    state = {"all_configured": True, "failed": 0}
     try:
         with _html(html_file, force=force) as page:
 
-            def done(outcome: Outcome) -> None:
-                nonlocal all_configured
-                if outcome.report is None:
-                    doc = error_json(outcome.domain, outcome.line, outcome.error or "")
-                else:
-                    doc = check_json(outcome.report)
-                    all_configured = all_configured and outcome.report.all_configured
-                    if page is not None:
-                        page.write(html_section(outcome.report))
-                sys.stdout.write(json.dumps(doc, ensure_ascii=False) + "\n")
+            def done(rendered: Rendered) -> None:
+                state["failed"] += rendered.failed
+                if not rendered.failed:
+                    state["all_configured"] = state["all_configured"] and rendered.all_configured
+                if page is not None and rendered.html is not None:
+                    page.write(rendered.html)
+                sys.stdout.write(json.dumps(rendered.doc, ensure_ascii=False) + "\n")
                 sys.stdout.flush()
                 if bar is not None:
-                    bar.advance(outcome.report is None)
+                    bar.advance(rendered.failed)
 
-            _checked, failed = check_many(stream(), env, jobs=jobs, on_done=done)
+            want_html = page is not None
+            if processes > 1:
+                from advisor.i18n import current_language
+
+                settings = Settings(
+                    tuple(nameservers), ca_file, options, current_language(), want_html
+                )
+                check_in_processes(stream(), settings, processes=processes, jobs=jobs, on_done=done)
+            else:
+                env = environment(nameservers=nameservers, ca_file=ca_file, options=options)
+                check_many(
+                    stream(), env, jobs=jobs, on_done=lambda o: done(render(o, html=want_html))
+                )
     finally:
         if bar is not None:
             bar.close()
-    if failed:
+    if state["failed"]:
         return EXIT_USER_ERROR
-    return EXIT_OK if all_configured else EXIT_NOT_ALL_CONFIGURED
+    return EXIT_OK if state["all_configured"] else EXIT_NOT_ALL_CONFIGURED
 
 
 def _run_listed(

@@ -15,7 +15,7 @@ from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from advisor.address import EmailAddress, normalise_domain
@@ -37,6 +37,9 @@ if TYPE_CHECKING:
 LOCAL_PART = "postmaster"
 # Thunderbird's own timeout for a provider's autoconfig file (FetchConfig: 5 s).
 REFETCH_TIMEOUT = 5.0
+# Answers kept across the domains of one run: the names they share (a hoster's
+# servers, the TLD's SOA) are asked once; 4,096 covers many domains in flight.
+DNS_CACHE_SIZE = 4_096
 MAX_DOMAINS_LINE = 1_000  # characters: longer lines in --domains are not domains
 
 
@@ -59,7 +62,7 @@ def environment(
     from advisor.net.trust import client_context
 
     options = replace(options or Options(), wait_all=True)
-    dns = DnsClient(parse_nameservers(list(nameservers)))
+    dns = DnsClient(parse_nameservers(list(nameservers)), cache_size=DNS_CACHE_SIZE)
     context = client_context(ca_file)
     http = None if options.offline else HttpClient(dns, context)
     return Environment(dns, context, http, options)
@@ -202,3 +205,151 @@ def check_many(
                     break
             drain(0)
     return checked, failed
+
+
+# ------------------------------------------------------------------ worker processes
+
+
+@dataclass(frozen=True)
+class Settings:
+    """What a worker process needs to build its own clients (all picklable)."""
+
+    nameservers: tuple[str, ...]
+    ca_file: Path | None
+    options: Options
+    lang: str
+    html: bool
+
+
+@dataclass(frozen=True)
+class Rendered:
+    """One finished domain, rendered where it was checked (a worker sends only this)."""
+
+    line: int
+    domain: str
+    doc: dict[str, Any]
+    failed: bool
+    all_configured: bool
+    html: str | None = None
+
+
+def render(outcome: Outcome, *, html: bool) -> Rendered:
+    from advisor.check.render import error_json, html_section, to_json
+
+    if outcome.report is None:
+        doc = error_json(outcome.domain, outcome.line, outcome.error or "")
+        return Rendered(outcome.line, outcome.domain, doc, True, False)
+    report = outcome.report
+    section = html_section(report) if html else None
+    return Rendered(
+        outcome.line, outcome.domain, to_json(report), False, report.all_configured, section
+    )
+
+
+def _worker(settings: Settings, tasks: Any, results: Any, threads: int, parent: int) -> None:
+    """A worker process: its own clients, ``threads`` domains at once, results as they end."""
+    import os
+    import queue
+
+    from advisor.i18n import set_language
+
+    set_language(settings.lang)
+    env = environment(
+        nameservers=settings.nameservers, ca_file=settings.ca_file, options=settings.options
+    )
+    slots = threading.BoundedSemaphore(threads)
+
+    def work(line: int, domain: str) -> None:
+        try:
+            try:
+                outcome = Outcome(line, domain, check_domain(domain, env))
+            except AdvisorError as exc:
+                outcome = Outcome(line, domain, None, str(exc))
+            results.put(render(outcome, html=settings.html))
+        finally:
+            slots.release()
+
+    while True:
+        slots.acquire()
+        while True:
+            try:
+                item = tasks.get(timeout=WORKER_POLL)
+                break
+            except queue.Empty:
+                if os.getppid() != parent:  # the main process died: stop too
+                    return
+        if item is None:
+            break
+        threading.Thread(target=work, args=item, daemon=True).start()
+    for _slot in range(threads):  # wait for the domains still running
+        slots.acquire()
+
+
+WORKER_POLL = 0.2  # seconds: how soon a worker notices that the main process is gone
+
+
+def check_in_processes(
+    domains: Iterable[tuple[int, str]],
+    settings: Settings,
+    *,
+    processes: int,
+    jobs: int,
+    on_done: Callable[[Rendered], None],
+) -> None:
+    """Share the domains among ``processes`` worker processes, ``jobs`` at once in all.
+
+    One interpreter keeps one CPU busy at most: a discovery is mostly Python (DNS
+    messages, TLS, XML). Worker processes take domains from one bounded queue (at
+    most two per running domain wait there: memory stays flat) and send each
+    result back as it ends; this process only writes them.
+    """
+    import multiprocessing
+    import os
+
+    context = multiprocessing.get_context("spawn")
+    threads = max(1, jobs // processes)
+    tasks = context.Queue(maxsize=2 * jobs)
+    results = context.Queue()
+    workers = [
+        context.Process(
+            target=_worker,
+            args=(settings, tasks, results, threads, os.getpid()),
+            daemon=True,
+        )
+        for _index in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    fed = [0]
+    feeding_done = threading.Event()
+
+    def feed() -> None:
+        try:
+            for item in domains:
+                tasks.put(item)
+                fed[0] += 1
+        finally:
+            feeding_done.set()
+            for _worker_index in workers:
+                tasks.put(None)
+
+    feeder = threading.Thread(target=feed, daemon=True)
+    feeder.start()
+    received = 0
+    try:
+        while not (feeding_done.is_set() and received >= fed[0]):
+            try:
+                rendered = results.get(timeout=WORKER_POLL)
+            except Exception:  # queue.Empty: look at the workers
+                if not any(w.is_alive() for w in workers) and results.empty():
+                    if feeding_done.is_set() and received >= fed[0]:
+                        break
+                    raise AdvisorError("the worker processes stopped unexpectedly") from None
+                continue
+            received += 1
+            on_done(rendered)
+    finally:
+        for worker in workers:
+            worker.join(timeout=5)
+            if worker.is_alive():
+                worker.terminate()

@@ -130,8 +130,9 @@ def parse_nameservers(specs: Sequence[str]) -> list[Nameserver]:
 class DnsClient:
     """Thread-safe wrapper around one dnspython resolver.
 
-    ``nameservers`` empty means the system configuration (/etc/resolv.conf).
-    No I/O happens in the constructor beyond reading that file.
+    ``nameservers`` empty means the system configuration (/etc/resolv.conf);
+    ``cache_size`` > 0 keeps that many answers for their TTL. No I/O happens in the
+    constructor beyond reading that file.
     """
 
     def __init__(
@@ -139,6 +140,7 @@ class DnsClient:
         nameservers: Sequence[Nameserver] = (),
         *,
         resolver: dns.resolver.Resolver | None = None,
+        cache_size: int = 0,
     ) -> None:
         import dns.flags
         import dns.resolver
@@ -160,6 +162,10 @@ class DnsClient:
             resolver.flags = dns.flags.RD | dns.flags.AD
             resolver.use_edns(0, 0, EDNS_PAYLOAD)
             resolver.timeout = DNS_TRY_TIMEOUT
+        if cache_size:
+            # Answers (negative ones too) kept for their TTL: a batch over thousands of
+            # domains asks the same shared names (the hoster's servers, the TLD) once.
+            resolver.cache = dns.resolver.LRUCache(cache_size)
         self._resolver = resolver
 
     def describe(self) -> str:
