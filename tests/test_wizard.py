@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import os
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -259,3 +260,111 @@ def test_french_prompts(tmp_path: Path) -> None:
         set_language("en")
     assert any("Ce que la recherche a trouvé" in line for line in prompter.said)
     assert "Recommand" in console
+
+
+# ------------------------------------------------------------------ no dead ends
+
+NOTHING = DiscoveryReport(
+    address="jane@nothing.test",
+    domain="nothing.test",
+    domain_ascii="nothing.test",
+    incoming=(),
+    outgoing=(),
+    exchange=None,
+    provider=None,
+    steps=(),
+    warnings=(),
+    elapsed_ms=5.0,
+    live=False,  # nothing could be checked: no protocol is ruled out
+)
+
+
+class GivenOnly:
+    """A discovery that finds nothing but the servers given (as the real one would list
+    them, unverified when they cannot be checked)."""
+
+    def __init__(self, base: DiscoveryReport = NOTHING) -> None:
+        self.base = base
+        self.given: list[Any] = []
+
+    def __call__(self, address: str, observer: Any, given: Any) -> DiscoveryReport:
+        self.given.append(given)
+        return given.add_to_report(self.base)
+
+
+EXCHANGE_NEEDS = {
+    **NEEDS_DEFAULTS,
+    "microsoft": "exchange",
+    "calendars": "share",
+    "collaborative": True,
+}
+
+
+def run_nothing(
+    answers: dict[str, object], tmp_path: Path, base: DiscoveryReport = NOTHING
+) -> tuple[Any, str, GivenOnly]:
+    runner = GivenOnly(base)
+    prompter = ScriptedPrompter({"address": "jane@nothing.test", **answers})
+    out = io.StringIO()
+    options = WizardOptions(save_answers=tmp_path / "answers.toml", out=tmp_path / "mail")
+    result = run_wizard(options, prompter, runner, Console(file=out, width=80))
+    return result, out.getvalue() + "\n".join(prompter.said), runner
+
+
+def test_exchange_recommended_nothing_found_the_person_types_imap(tmp_path: Path) -> None:
+    # Exchange is recommended; nothing can be set up; the person types the IMAP servers.
+    answers = {
+        **EXCHANGE_NEEDS,
+        "servers_action": "imap",
+        "imap": "imap.mailhost.test:993:ssl",
+        "smtp": DEFAULT,  # the guessed smtp.nothing.test:465:ssl
+        "client": ["thunderbird"],
+        "name": "",
+    }
+    result, said, runner = run_nothing(answers, tmp_path)
+    assert result.exit_code == 0, said
+    assert "Recommended: Exchange" in said
+    assert "discovery found no Exchange server for nothing.test" in said
+    xml = (tmp_path / "mail" / "thunderbird" / "nothing.test.xml").read_text()
+    assert "<hostname>imap.mailhost.test</hostname>" in xml
+    assert "<hostname>smtp.nothing.test</hostname>" in xml
+    assert runner.given[-1].protocol == "imap"
+    assert 'protocol = "imap"' in (tmp_path / "answers.toml").read_text()
+
+
+def test_typed_exchange_server_sets_up_exchange(tmp_path: Path) -> None:
+    answers = {
+        **EXCHANGE_NEEDS,
+        "servers_action": "exchange",
+        "ews": "mail.nothing.test",
+        "client": ["outlook"],
+        "name": "",
+    }
+    result, said, _runner = run_nothing(answers, tmp_path)
+    assert result.exit_code == 0, said
+    xml = (tmp_path / "mail" / "outlook" / "autodiscover-nothing.test.xml").read_text()
+    assert "https://mail.nothing.test/EWS/Exchange.asmx" in xml
+    saved = (tmp_path / "answers.toml").read_text()
+    assert 'ews = "https://mail.nothing.test/EWS/Exchange.asmx"' in saved
+
+
+def test_stopping_writes_nothing_but_keeps_the_answers(tmp_path: Path) -> None:
+    result, said, _runner = run_nothing({**NEEDS_DEFAULTS, "servers_action": "stop"}, tmp_path)
+    assert result.exit_code == 3
+    assert "No configuration files can be written" in said
+    assert not (tmp_path / "mail").exists()
+    assert (tmp_path / "answers.toml").exists()
+
+
+def test_exchange_recommended_not_found_the_next_protocol_when_chosen(tmp_path: Path) -> None:
+    found = replace(
+        NOTHING,
+        incoming=(candidate(Protocol.IMAP, "imap.nothing.test", 993, Security.SSL),),
+        outgoing=(candidate(Protocol.SMTP, "smtp.nothing.test", 587, Security.STARTTLS),),
+    )
+    answers = {**EXCHANGE_NEEDS, "servers_action": "next", "client": ["apple"], "name": ""}
+    result, said, runner = run_nothing(answers, tmp_path, found)
+    assert result.exit_code == 0, said
+    assert "Exchange was recommended, but discovery found no Exchange server" in said
+    assert (tmp_path / "mail" / "apple" / "nothing.test.mobileconfig").exists()
+    assert len(runner.given) == 1  # no second discovery: nothing was typed

@@ -274,3 +274,97 @@ def test_missing_answer_without_terminal(mail_domain: Lab, tmp_path: Path) -> No
     assert done.returncode == 1
     assert "no terminal: give the address as an argument" in done.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.fixture
+def unknown_domain(mail_domain: Lab) -> Lab:
+    """nothing.test publishes nothing; its mail is at mailhost.test, which only the
+    person knows."""
+    lab = mail_domain
+    lab.zone("nothing.test")
+    users = {"jane@nothing.test": "correct horse"}
+    lab.dovecot("imap.mailhost.test", users=users)
+    lab.smtp("smtp.mailhost.test", users=users)
+    return lab
+
+
+def test_unknown_domain_typing_the_servers(
+    unknown_domain: Lab, spawn: object, tmp_path: Path
+) -> None:
+    """Nothing found: the wizard offers to type the servers, with guessed defaults,
+    probes them, writes the files and saves them with the answers."""
+    child = spawn()  # type: ignore[operator]
+    child.expect("Your e-mail address")
+    child.send("jane@nothing.test\r")
+    answer_needs(child, NEEDS_EN)
+    child.expect("Incoming mail: nothing found")
+    child.expect("discovery found no IMAP server for nothing.test")
+    child.expect("What now")
+    child.expect("type the IMAP and SMTP servers")
+    child.send("\r")
+    child.expect("Incoming mail server")
+    child.expect_exact("imap.nothing.test:993:ssl")  # the guessed default, shown
+    child.send("imap.mailhost.test:993:plain\r")  # refused, asked again
+    child.expect("security must be ssl or starttls")
+    child.send("imap.mailhost.test:993:ssl\r")
+    child.expect("Outgoing mail server")
+    child.expect_exact("smtp.nothing.test:465:ssl")
+    child.send("smtp.mailhost.test:465:ssl\r")
+    child.expect("Checking imap.mailhost.test:993:ssl, smtp.mailhost.test:465:ssl")
+    child.expect("Incoming mail: IMAP imap.mailhost.test:993")
+    child.expect("checked live, trusted certificate;")  # probed like a discovered one
+    child.expect("given by you")
+    child.expect("Write the configuration files")
+    child.send("\r")
+    child.expect("Files for which mail programs")
+    child.send("\r")
+    child.expect("Folder for the files")
+    child.send("\r")
+    child.expect("Your name")
+    child.send("\r")
+    child.expect("Next steps")
+    child.expect("Save your answers")
+    child.send("\r")
+    child.expect("Answers file")
+    child.send("\r")
+    child.expect("Answers saved")
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    out = tmp_path / "mail-setup-jane"
+    xml = (out / "thunderbird" / "nothing.test.xml").read_text()
+    assert "<hostname>imap.mailhost.test</hostname>" in xml
+    assert "<hostname>smtp.mailhost.test</hostname>" in xml
+    saved = (tmp_path / "advisor-answers.toml").read_text()
+    assert '\n[servers]\nimap = ["imap.mailhost.test:993:ssl"]\n' in saved
+    assert 'smtp = ["smtp.mailhost.test:465:ssl"]\nprotocol = "imap"\n' in saved
+
+
+def test_unknown_domain_without_terminal_names_the_flags_and_saves(
+    unknown_domain: Lab, tmp_path: Path
+) -> None:
+    def run(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [sys.executable, "-m", "advisor", "wizard", "jane@nothing.test", *extra],
+            stdin=subprocess.DEVNULL,
+            capture_output=True,
+            text=True,
+            env=environment(unknown_domain),
+            cwd=tmp_path,
+            timeout=60,
+            check=False,
+        )
+
+    done = run("--save-answers", "answers.toml", "--phones", "2")
+    assert done.returncode == 1
+    assert "--imap HOST:PORT:ssl|starttls" in done.stderr
+    assert done.stderr.count("\n") == 1
+    assert "phone = 2" in (tmp_path / "answers.toml").read_text()  # saved before failing
+    assert not (tmp_path / "mail-setup-jane").exists()
+    # The saved answers, with the servers added to them, finish the job.
+    with (tmp_path / "answers.toml").open("a") as handle:
+        handle.write('\n[servers]\nimap = "imap.mailhost.test:993:ssl"\n')
+    done = run("--answers", "answers.toml", "--smtp", "smtp.mailhost.test:465:ssl")
+    assert done.returncode == 0, done.stderr
+    readme = (tmp_path / "mail-setup-jane" / "README.txt").read_text()
+    assert "imap.mailhost.test" in readme
