@@ -43,12 +43,15 @@ one), ``display-name`` (longer than the draft's limits of 60 and 20
 characters) and ``ignored``: every note of the parser's must-ignore reading
 that is not already one of the findings above.
 
+Each distinct finding is listed once and at most :data:`MAX_FINDINGS` of each
+kind are (``more``: how many others there were), so a hostile document of
+1 MiB lints in linear time and prints a readable report.
+
 Every message is one line; values from the file are shown escaped and short.
 """
 
 from __future__ import annotations
 
-import codecs
 import ipaddress
 import re
 import xml.etree.ElementTree as ET
@@ -56,8 +59,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Final
 from typing import Protocol as Protocol_
-
-import defusedxml.ElementTree as DefusedET
 
 from advisor.formats.autodiscover import (
     DEFAULT_PORTS,
@@ -70,7 +71,7 @@ from advisor.formats.mozilla import (
     ClientConfig,
     ConfigError,
     EmailProvider,
-    parse_client_config,
+    parse_client_config_tree,
 )
 from advisor.models import Protocol, Security
 
@@ -150,6 +151,8 @@ _LDH_LABEL: Final = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?")
 # Draft "displayName and displayShortName": MUST be no longer than these.
 _DISPLAY_NAME_MAX, _SHORT_NAME_MAX = 60, 20
 
+MAX_FINDINGS: Final = 100  # errors, and warnings, listed; the rest are counted
+
 # Parser notes that a check here already reports, with a better place and words.
 _COVERED_NOTES: Final = re.compile(
     r"(?:malformed placeholder|unknown placeholder|unknown authentication"
@@ -164,18 +167,34 @@ _COVERED_NOTES: Final = re.compile(
 
 @dataclass
 class _Findings:
+    """Each distinct finding once (a set: a hostile document makes tens of thousands),
+    the first :data:`MAX_FINDINGS` of each kind listed, the others counted."""
+
     errors: list[Finding] = field(default_factory=list)
     warnings: list[Finding] = field(default_factory=list)
+    more: int = 0
+    _seen: set[Finding] = field(default_factory=set)
+
+    def _add(self, into: list[Finding], finding: Finding) -> None:
+        if finding in self._seen:
+            return
+        self._seen.add(finding)
+        if len(into) < MAX_FINDINGS:
+            into.append(finding)
+        else:
+            self.more += 1
 
     def error(self, code: str, where: str, message: str) -> None:
-        finding = Finding(code, _one_line(message), where)
-        if finding not in self.errors:
-            self.errors.append(finding)
+        self._add(self.errors, Finding(code, _one_line(message), where))
 
     def warn(self, code: str, where: str, message: str) -> None:
-        finding = Finding(code, _one_line(message), where)
-        if finding not in self.warnings:
-            self.warnings.append(finding)
+        self._add(self.warnings, Finding(code, _one_line(message), where))
+
+    def report(self, root: str) -> LintReport:
+        warnings = tuple(self.warnings)
+        if self.more:
+            warnings += (Finding("more", f"{self.more} more findings, not listed", root),)
+        return LintReport(errors=tuple(self.errors), warnings=warnings)
 
 
 @dataclass(frozen=True)
@@ -210,17 +229,13 @@ def lint(data: bytes, *, name: str) -> LintReport:
     if _root_name(data) == "Autodiscover":
         return lint_pox(data)
     try:
-        config = parse_client_config(data, source_name=name)
+        # The tree the parser read (under its limits: size, no DTD, no entities):
+        # the checks see the values exactly as written.
+        config, root = parse_client_config_tree(data, source_name=name)
     except ConfigError as exc:
         return LintReport(
             errors=(Finding("parse", _one_line(str(exc)), "clientConfig"),), warnings=()
         )
-    # The parser accepted these bytes under its limits (size, no DTD, no
-    # entities); read them again to see the values exactly as written.
-    body = data.removeprefix(codecs.BOM_UTF8).lstrip(b" \t\r\n")
-    root: ET.Element = DefusedET.fromstring(
-        body, forbid_dtd=True, forbid_entities=True, forbid_external=True
-    )
     found = _Findings()
     providers = [elem for tag, elem in _children(root) if tag == "emailProvider"]
     if not providers:
@@ -230,7 +245,7 @@ def lint(data: bytes, *, name: str) -> LintReport:
         parsed = config.providers[index - 1] if index <= len(config.providers) else None
         _check_provider(elem, parsed, where, found)
     _parser_notes(config, found)
-    return LintReport(errors=tuple(found.errors), warnings=tuple(found.warnings))
+    return found.report("clientConfig")
 
 
 def _check_provider(
@@ -669,6 +684,7 @@ def _parser_notes(config: ClientConfig, found: _Findings) -> None:
     for note in config.ignored:
         if not _COVERED_NOTES.match(note):
             found.warn("ignored", "clientConfig", note)
+    found.more += config.more_ignored  # counted in the report's "more" line
 
 
 # --- small helpers -----------------------------------------------------------------------------
@@ -791,7 +807,7 @@ def lint_pox(data: bytes) -> LintReport:
                 "redirect", "Account", "redirectUrl over plain http: clients follow https only"
             )
         _pox_notes(answer.ignored, found)
-        return LintReport(errors=tuple(found.errors), warnings=tuple(found.warnings))
+        return found.report("Autodiscover")
     mail = answer.mail_protocols
     index = {id(p): i for i, p in enumerate(answer.protocols, start=1)}
     for p in mail:
@@ -813,7 +829,7 @@ def lint_pox(data: bytes) -> LintReport:
                 " unencrypted: the password and mail cross the network in clear text",
             )
     _pox_notes(answer.ignored, found)
-    return LintReport(errors=tuple(found.errors), warnings=tuple(found.warnings))
+    return found.report("Autodiscover")
 
 
 def _check_pox_protocol(p: AutodiscoverProtocol, where: str, found: _Findings) -> None:

@@ -47,6 +47,7 @@ from advisor.models import Endpoint, Protocol, Security
 # One MiB leaves room for verbose comments while bounding memory and parse
 # time on a hostile or misconfigured server's answer.
 MAX_CONFIG_BYTES = 1024 * 1024
+MAX_NOTES = 100  # notes kept about skipped items; a person reads a few, the rest are counted
 
 
 class ConfigError(AdvisorError):
@@ -163,20 +164,20 @@ class ClientConfig:
     version: str | None  # as written; never a reason to reject (draft: "MUST NOT reject")
     providers: tuple[EmailProvider, ...]
     ignored: tuple[str, ...] = ()  # one line per skipped element, attribute or value
+    more_ignored: int = 0  # further distinct notes past MAX_NOTES, counted, not kept
 
     def for_address(self, address: EmailAddress, *, real_name: str = "") -> ClientConfig:
         """A copy with placeholders in host names, user names and URLs filled in.
 
         A malformed placeholder is left as written and noted in ``ignored``.
         """
-        notes = list(self.ignored)
+        notes = _Notes(self.ignored, self.more_ignored)
 
         def fill(text: str | None, what: str) -> str | None:
             if text is None:
                 return None
             for note in _placeholder_problems(text, what, is_url=what.startswith("url")):
-                if note not in notes:
-                    notes.append(note)
+                notes.add(note)
             return expand(text, address, real_name=real_name)
 
         def server(s: ServerConfig) -> ServerConfig:
@@ -198,7 +199,7 @@ class ClientConfig:
             )
             for p in self.providers
         )
-        return ClientConfig(self.version, providers, tuple(notes))
+        return ClientConfig(self.version, providers, tuple(notes.items), notes.more)
 
 
 # --- placeholders ------------------------------------------------------------
@@ -342,15 +343,15 @@ def _line(elem: ET.Element | None) -> str:
     return "" if elem is None else " ".join("".join(elem.itertext()).split())
 
 
-def _attrs(elem: ET.Element) -> dict[str, str]:
-    return {_local(k): v.strip() for k, v in elem.attrib.items()}
-
-
 def _attr(elem: ET.Element, name: str) -> str | None:
     """An attribute by case-insensitive name (ISPDB writes ``visiturl``)."""
-    for key, value in _attrs(elem).items():
-        if key.lower() == name.lower():
-            return value
+    exact = elem.get(name)
+    if exact is not None:  # the usual case, without a walk over every attribute
+        return exact.strip()
+    wanted = name.lower()
+    for key, value in elem.attrib.items():
+        if _local(key).lower() == wanted:
+            return value.strip()
     return None
 
 
@@ -398,18 +399,33 @@ def _url(text: str, schemes: tuple[str, ...]) -> str | None:
 
 
 class _Notes:
-    """Collects one-line notes about what was skipped, in document order."""
+    """Collects one-line notes about what was skipped, in document order.
 
-    def __init__(self) -> None:
+    Each distinct note once (a set, not a search of the list: a document of
+    1 MiB can hold 90,000 unknown attributes), and only the first
+    :data:`MAX_NOTES`; the others are counted in ``more``.
+    """
+
+    def __init__(self, items: Iterable[str] = (), more: int = 0) -> None:
         self.items: list[str] = []
+        self.more = more
+        self._seen: set[str] = set()
+        for note in items:
+            self.add(note)
 
     def add(self, note: str) -> None:
-        if note not in self.items:
+        if note in self._seen:
+            return
+        self._seen.add(note)
+        if len(self.items) < MAX_NOTES:
             self.items.append(note)
+        else:
+            self.more += 1
 
     def unknown_attributes(self, elem: ET.Element, known: Iterable[str], where: str) -> None:
         allowed = {k.lower() for k in known}
-        for key in _attrs(elem):
+        for name in elem.attrib:
+            key = _local(name)
             if key.lower() not in allowed and key != "lang":  # xml:lang is allowed anywhere
                 self.add(f"unknown attribute {key!r} on {where}: ignored")
 
@@ -425,6 +441,14 @@ def parse_client_config(data: bytes, *, source_name: str = "autoconfig document"
 
     ``source_name`` (a URL or a file name) starts the error message.
     """
+    return parse_client_config_tree(data, source_name=source_name)[0]
+
+
+def parse_client_config_tree(
+    data: bytes, *, source_name: str = "autoconfig document"
+) -> tuple[ClientConfig, ET.Element]:
+    """:func:`parse_client_config`, and the element tree it read (not to be changed):
+    ``advisor lint`` judges the values as written without parsing the bytes twice."""
     root = _parse_xml(data, source_name)
     notes = _Notes()
     notes.unknown_attributes(root, ("version",), "<clientConfig>")
@@ -462,7 +486,13 @@ def parse_client_config(data: bytes, *, source_name: str = "autoconfig document"
     ]
     if not providers:
         notes.add("no <emailProvider> in the document: no servers")
-    return ClientConfig(version=version, providers=tuple(providers), ignored=tuple(notes.items))
+    config = ClientConfig(
+        version=version,
+        providers=tuple(providers),
+        ignored=tuple(notes.items),
+        more_ignored=notes.more,
+    )
+    return config, root
 
 
 def _parse_xml(data: bytes, source_name: str) -> ET.Element:

@@ -162,7 +162,7 @@ def fetch(
     via = f" via {_strip_query(result.url)}" if _strip_query(result.url) != shown else ""
     detail = f"clientConfig {config.version or '?'}{via}; {trust}"
     if config.ignored:
-        detail += f"; {len(config.ignored)} unknown item(s) ignored"
+        detail += f"; {len(config.ignored) + config.more_ignored} unknown item(s) ignored"
     step = Step(
         str(source), f"GET {shown}", StepStatus.FOUND, result.elapsed_ms, detail, result.trusted
     )
