@@ -41,16 +41,20 @@ from advisor.address import EmailAddress
 from advisor.models import (
     Candidate,
     DiscoveryReport,
+    DnsHealth,
     Endpoint,
     ExchangeFacts,
     ProbeResult,
     ProbeStatus,
     Protocol,
     ProviderFacts,
+    Reach,
+    Reachability,
     Security,
     Source,
     Step,
     StepStatus,
+    Unchecked,
 )
 from advisor.net.connect import ConnectStatus, connect
 from advisor.net.resolver import AddressAnswer, DnsAnswer, DnsClient, DnsStatus
@@ -83,6 +87,19 @@ SOURCE_RANK: dict[Source, int] = {
     Source.CATALOGUE: 7,
 }
 _SECURITY_RANK = {Security.SSL: 0, Security.STARTTLS: 1, Security.PLAIN: 2}
+# Sources that answer with the provider's whole configuration file: when one of them
+# lists incoming servers, a protocol it does not list is not offered - the provider
+# (or the catalogue, which copies its file) says so, whatever the network lets through.
+_LISTING_SOURCES = frozenset(
+    {Source.LOCAL, Source.AUTOCONFIG, Source.ISPDB, Source.MX, Source.CATALOGUE}
+)
+# A probe that ended so says nothing about the server, only about the way to it.
+_UNCHECKED = {
+    ProbeStatus.FILTERED: Unchecked.FILTERED,
+    ProbeStatus.TIMEOUT: Unchecked.TIMEOUT,
+    ProbeStatus.REFUSED: Unchecked.REFUSED,
+    ProbeStatus.DNS_ERROR: Unchecked.DNS,
+}
 
 _SPEAKER_MODULES = {
     Protocol.IMAP: "advisor.probes.imap",
@@ -105,6 +122,10 @@ class Options:
     ask_microsoft: bool = False  # v2 JSON even when DNS does not point at Microsoft 365
     autodiscover_v2_url: str = "https://outlook.office365.com/autodiscover/autodiscover.json"
     given: ManualServers | None = None  # servers the person gave: probed, ranked first
+    # A TCP handshake not completed after this many seconds counts as filtered, so a
+    # network that drops every mail port ends discovery then, not at the budget.
+    # None: the whole budget (Thunderbird waits its full 10 s per probe too).
+    connect_timeout: float | None = None
 
 
 ExtraSource = Callable[[float], SourceResult]  # called with the deadline
@@ -560,8 +581,11 @@ class Discovery:
         self._set_state(
             probe, "connecting", addresses=resolved.addresses, connect_started=self._clock()
         )
+        connect_deadline = self._deadline
+        if self.options.connect_timeout is not None:
+            connect_deadline = min(connect_deadline, self._clock() + self.options.connect_timeout)
         outcome = connect(
-            resolved.addresses, endpoint.port, deadline=self._deadline, cancelled=self._cancel
+            resolved.addresses, endpoint.port, deadline=connect_deadline, cancelled=self._cancel
         )
         if outcome.status is not ConnectStatus.CONNECTED or outcome.sock is None:
             status = {
@@ -724,9 +748,13 @@ class Discovery:
             )
         incoming: list[tuple[tuple[int, ...], Candidate]] = []
         outgoing: list[tuple[tuple[int, ...], Candidate]] = []
+        cut_off: set[tuple[str, str, int, str]] = set()  # probes the time budget stopped
         for p in self._probes.values():
             if p.result is None and not self.options.offline:
-                steps.append(self._unfinished_step(p, now, warnings))
+                step = self._unfinished_step(p, now, warnings)
+                steps.append(step)
+                if step.status is StepStatus.TIMEOUT:
+                    cut_off.add(p.endpoint.key)
             named = p.sources - {Source.GUESS}
             offers = _offers(p.result) if p.result is not None else []
             if not offers and named:
@@ -743,7 +771,8 @@ class Discovery:
         results = sorted(self._results, key=lambda r: SOURCE_RANK.get(r.source, 99))
         for result in results:
             warnings.extend(result.warnings)
-        live = not self.options.offline and self._dns_usable()
+        health = self._dns_health()
+        live = health is DnsHealth.OK
         warnings[:0] = self._warnings(inc, out, live=live)
         warnings.extend(self._disagreements(inc, out, results))
         hints = dnshints.interpret(
@@ -767,6 +796,13 @@ class Discovery:
                 " catalogue and are unverified"
             )
         warnings.extend(self._dns_warnings(hints, catalogue_knows=bool(inc or out)))
+        reach = self._reachability(health, inc, out, results, exchange, cut_off)
+        if reach.unchecked and (inc or out):
+            warnings.append(
+                "could not be checked from this network: "
+                + ", ".join(_UNCHECKED_TEXT[u] for u in reach.unchecked)
+                + "; the servers named by the sources are kept, unverified"
+            )
         return DiscoveryReport(
             address=self.address.address,
             domain=self.address.domain,
@@ -782,7 +818,105 @@ class Discovery:
                 provider.hosted_by if provider else None, exchange.hosted if exchange else None
             ),
             live=live,
+            reach=reach,
         )
+
+    def _reachability(
+        self,
+        health: DnsHealth,
+        incoming: list[Candidate],
+        outgoing: list[Candidate],
+        results: list[SourceResult],
+        exchange: ExchangeFacts | None,
+        cut_off: set[tuple[str, str, int, str]],
+    ) -> Reachability:
+        """Verified, only named, absent or unknown: for each protocol and for Exchange.
+
+        A protocol is absent only when nothing names it and discovery could see the
+        provider: a configuration file of the provider lists other servers, or DNS is
+        healthy, something was verified live, and no probe of that protocol was stopped
+        by the network (dropped packets, time budget). Anything else is unknown.
+        """
+        candidates = incoming + outgoing
+        listed = any(
+            r.source in _LISTING_SOURCES and any(n.endpoint.protocol.incoming for n in r.servers)
+            for r in results
+        )
+        seen = health is DnsHealth.OK
+        verified_any = any(c.verified for c in candidates)
+        unchecked: set[Unchecked] = set()
+        if health is DnsHealth.OFFLINE:
+            unchecked.add(Unchecked.OFFLINE)
+        elif not seen:
+            unchecked.add(Unchecked.DNS)
+        for c in candidates:
+            if c.verified or (c.sources and set(c.sources) <= {Source.GUESS}):
+                continue
+            reason = _UNCHECKED.get(c.probe.status) if c.probe is not None else None
+            if c.probe is None and c.endpoint.key in cut_off:
+                reason = Unchecked.TIMEOUT
+            if reason is not None:
+                unchecked.add(reason)
+
+        def blocked(protocol: Protocol) -> bool:
+            """Did the network stop a probe of this protocol before it could tell?"""
+            for p in self._probes.values():
+                if p.endpoint.protocol is not protocol:
+                    continue
+                if p.endpoint.key in cut_off:
+                    return True
+                if p.result is not None and p.result.status in (
+                    ProbeStatus.FILTERED,
+                    ProbeStatus.TIMEOUT,
+                ):
+                    return True
+            return False
+
+        def state(protocol: Protocol) -> Reach:
+            named = [c for c in candidates if c.endpoint.protocol is protocol]
+            if any(c.verified for c in named):
+                return Reach.VERIFIED
+            if named:
+                return Reach.UNVERIFIED
+            if seen and any(
+                lookup.not_offered and lookup.protocol is protocol for lookup in self._srv
+            ):
+                return Reach.ABSENT  # RFC 6186 target ".": the domain says so
+            if protocol is not Protocol.SMTP and listed:
+                return Reach.ABSENT
+            if seen and verified_any and not blocked(protocol):
+                return Reach.ABSENT
+            return Reach.UNKNOWN
+
+        has_exchange = exchange is not None and bool(
+            exchange.ews_url or exchange.activesync_url or exchange.hosted == "microsoft365"
+        )
+        if has_exchange:
+            exchange_state = Reach.VERIFIED if seen else Reach.UNVERIFIED
+        elif seen and self._autodiscover_answered():
+            exchange_state = Reach.ABSENT
+        elif any(r.source is Source.CATALOGUE and r.servers for r in results):
+            # A known public provider whose entry lists no Exchange endpoint.
+            exchange_state = Reach.ABSENT
+        else:
+            exchange_state = Reach.UNKNOWN
+        return Reachability(
+            dns=health,
+            imap=state(Protocol.IMAP),
+            pop3=state(Protocol.POP3),
+            smtp=state(Protocol.SMTP),
+            exchange=exchange_state,
+            unchecked=tuple(u for u in Unchecked if u in unchecked),
+        )
+
+    def _autodiscover_answered(self) -> bool:
+        """Autodiscover ran to its end and no request of it was cut off by the network."""
+        if not self.options.autodiscover or self._http is None:
+            return False
+        if Source.AUTODISCOVER in self._pending_http:
+            return False
+        steps = [s for s in self._steps if s.source == str(Source.AUTODISCOVER)]
+        return bool(steps) and not any(s.status is StepStatus.TIMEOUT for s in steps)
 
     def _candidate(self, p: _Probe, endpoint: Endpoint, verified: bool) -> Candidate:
         ordered = sorted(p.sources, key=lambda s: SOURCE_RANK.get(s, 99))
@@ -807,13 +941,30 @@ class Discovery:
             leave_on_server=leave,
         )
 
-    def _dns_usable(self) -> bool:
-        """Did DNS give real answers about the domain (not down, not a filtered view)?"""
-        answers = [lookup.answer for lookup in self._srv] + list(self._dns_answers.values())
-        if not any(a.status not in (DnsStatus.TIMEOUT, DnsStatus.ERROR) for a in answers):
-            return False
+    def _dns_health(self) -> DnsHealth:
+        """The resolver's view, from every DNS answer of this discovery, the TLD check included.
+
+        Called once every DNS lookup has ended (the answer waits for them) or the budget
+        ran out. Only ``OK`` lets anything be concluded from an absence: a domain that
+        "does not exist" is believed only when the same resolver sees its top-level
+        domain, so a TLD check that got no answer (a loaded resolver dropping packets)
+        leaves the verdict ``UNKNOWN``, never a silent "usable".
+        """
+        if self.options.offline:
+            return DnsHealth.OFFLINE
         tld = self._dns_answers.get("SOA")
-        return not (tld is not None and tld.status is DnsStatus.NXDOMAIN)
+        if tld is not None and tld.status is DnsStatus.NXDOMAIN:
+            return DnsHealth.FILTERED
+        answers = [lookup.answer for lookup in self._srv] + [
+            a for rdtype, a in self._dns_answers.items() if rdtype != "SOA"
+        ]
+        if any(a.status in (DnsStatus.FOUND, DnsStatus.NODATA) for a in answers):
+            return DnsHealth.OK  # it answers about the domain itself
+        if not any(a.status is DnsStatus.NXDOMAIN for a in answers):
+            return DnsHealth.DOWN
+        if tld is not None and tld.status in (DnsStatus.FOUND, DnsStatus.NODATA):
+            return DnsHealth.OK  # the domain really does not exist
+        return DnsHealth.UNKNOWN
 
     def _unfinished_step(self, p: _Probe, now: float, warnings: list[str]) -> Step:
         elapsed = (now - (p.connect_started or self._started)) * 1000
@@ -944,6 +1095,16 @@ class Discovery:
                     else ""
                 )
             )
+        elif (
+            mx is not None
+            and mx.status is DnsStatus.NXDOMAIN
+            and self._dns_health() is not (DnsHealth.OK)
+        ):
+            out.append(
+                f"the DNS server ({self._dns.describe()}) says {self.address.domain} does not"
+                " exist, but whether it sees the Internet could not be checked (no answer about"
+                " the top-level domain): nothing is concluded from it"
+            )
         elif mx is not None and mx.status is DnsStatus.NXDOMAIN:
             out.append(
                 f"{self.address.domain} does not exist according to the DNS server"
@@ -957,6 +1118,15 @@ class Discovery:
 
 
 # ------------------------------------------------------------------ helpers
+
+
+_UNCHECKED_TEXT = {
+    Unchecked.DNS: "the DNS server gives no usable answer",
+    Unchecked.FILTERED: "ports filtered (no answer to a connection)",
+    Unchecked.REFUSED: "connections refused",
+    Unchecked.TIMEOUT: "no answer in time",
+    Unchecked.OFFLINE: "offline: nothing was asked",
+}
 
 
 def _merge_exchange(results: list[SourceResult], hints: dnshints.Hints) -> ExchangeFacts | None:

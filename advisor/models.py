@@ -181,6 +181,51 @@ class ProviderFacts:
     requires_oauth2: bool = False  # password logins to IMAP/POP/SMTP are refused
 
 
+class Reach(StrEnum):
+    """What discovery knows about one way in (IMAP, POP3, SMTP, Exchange).
+
+    Only ``ABSENT`` may exclude a protocol: a server a trusted source names but that
+    could not be reached from here is ``UNVERIFIED``, not "not offered"; and when the
+    network hid the provider (DNS down or filtered, ports dropped) nothing is absent,
+    only ``UNKNOWN``.
+    """
+
+    VERIFIED = "verified"  # a live conversation with a server proved it
+    UNVERIFIED = "unverified"  # named by a source (or half-answered), not verified from here
+    ABSENT = "absent"  # missing, as seen by a discovery that could see the provider
+    UNKNOWN = "unknown"  # neither found nor seen to be missing
+
+
+class DnsHealth(StrEnum):
+    """The resolver's view, judged before anything is concluded from its answers."""
+
+    OK = "ok"  # it answers about the domain (or says so with a real top-level domain)
+    FILTERED = "filtered"  # even the top-level domain "does not exist": a filtered view
+    DOWN = "down"  # it answered no query
+    UNKNOWN = "unknown"  # the domain "does not exist" and the TLD check got no answer
+    OFFLINE = "offline"  # not asked (--offline)
+
+
+class Unchecked(StrEnum):
+    """Why something named could not be checked from this network."""
+
+    DNS = "dns"  # the DNS server gives no usable answers (down, filtered, no answer)
+    FILTERED = "filtered"  # no TCP handshake: a firewall drops the packets
+    REFUSED = "refused"  # the connection was refused
+    TIMEOUT = "timeout"  # connected or waited, but no answer in time
+    OFFLINE = "offline"  # --offline: nothing was asked
+
+
+@dataclass(frozen=True)
+class Reachability:
+    dns: DnsHealth
+    imap: Reach
+    pop3: Reach
+    smtp: Reach
+    exchange: Reach
+    unchecked: tuple[Unchecked, ...] = ()  # reasons, in declaration order
+
+
 @dataclass(frozen=True)
 class DiscoveryReport:
     address: str  # as the user typed it, with the domain in Unicode
@@ -195,6 +240,7 @@ class DiscoveryReport:
     elapsed_ms: float
     notes: tuple[str, ...] = ()  # provider facts that change the advice
     live: bool = True  # False when nothing could be checked live (--offline, DNS unusable)
+    reach: Reachability | None = None  # what is verified, only named, absent or unknown
 
     @property
     def usable(self) -> bool:

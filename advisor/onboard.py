@@ -558,6 +558,7 @@ class _Template:
     def digest(self) -> str:
         """What exported files depend on, without timings and probe details."""
         from advisor.export import pick
+        from advisor.report import reach_json
 
         report = self.typed
         # Only the servers an export picks: discovery stops probing alternates once the
@@ -593,6 +594,7 @@ class _Template:
             if provider is None
             else [provider.id, provider.name, provider.hosted_by, provider.requires_oauth2],
             "live": report.live,
+            "reach": reach_json(report.reach),  # what the recommendation may conclude from
         }
         return hashlib.sha256(json.dumps(stable, sort_keys=True).encode()).hexdigest()
 
@@ -658,6 +660,7 @@ class Settings:
     index_page_bytes: int = INDEX_PAGE_BYTES
     manual: ManualServers = field(default_factory=ManualServers)  # --imap, --protocol...
     servers: Path | None = None  # --servers FILE: servers per domain
+    connect_timeout: float | None = None  # see advisor.discovery.Options
 
 
 # ------------------------------------------------------------------ files
@@ -838,6 +841,7 @@ class Onboarding:
                 "offline": s.offline,
                 "timeout": s.timeout,
                 "config_dir": str(config_dir.resolve()) if config_dir is not None else None,
+                "connect_timeout": s.connect_timeout,
             }
         )
         return DiscoveryCache(s.cache_dir or default_folder(), ttl=s.cache_ttl, key=key)
@@ -861,6 +865,7 @@ class Onboarding:
                     offline=s.offline,
                     config_dir=s.manual.config_dir,
                     given=manual if manual.given else None,
+                    connect_timeout=s.connect_timeout,
                 ),
             )
         except AdvisorError as exc:

@@ -5,7 +5,10 @@ Pure: a :class:`Needs`, the facts of a discovery report and a rule set in, a
 condition holds adds its points, excludes protocols, or attaches caveats.
 The highest-scoring protocol not excluded wins (ties: IMAP, then Exchange,
 then POP3 — the choice that loses least if the guess is wrong). Confidence
-grows with the lead over the runner-up: ``0.5 + lead / 10``, capped at 1.
+grows with the lead over the runner-up: ``0.5 + lead / 10``, capped at 1, and
+then by what discovery knows of the winner (:data:`CONFIDENCE_CAP`): advice for
+a protocol nobody could verify from here is never "high", and advice resting on
+the needs alone (nothing found) is at most "low".
 """
 
 from __future__ import annotations
@@ -14,7 +17,16 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from advisor.models import DiscoveryReport, ExchangeFacts, Protocol, Source
+from advisor.models import (
+    Candidate,
+    DiscoveryReport,
+    DnsHealth,
+    ExchangeFacts,
+    Protocol,
+    Reach,
+    Reachability,
+    Unchecked,
+)
 from advisor.needs import Needs
 from advisor.rules.loader import PROTOCOLS, Rule, RuleSet
 
@@ -24,12 +36,23 @@ TIE_ORDER = ("imap", "exchange", "pop3")
 # copy without filling the quota (Thunderbird's daysToLeaveMessagesOnServer).
 POP3_KEEP_DAYS = 14
 
+# The most confidence a recommendation may claim, by what discovery knows of the
+# recommended protocol (``seen.<protocol>``): named but not verified from this
+# network -> at most medium; not found at all -> at most low.
+CONFIDENCE_CAP = {"unverified": 0.7, "unknown": 0.5, "absent": 0.5}
+
 # The facts the rules may use, with their types (checked when rules load).
 FACT_TYPES: dict[str, type | tuple[type, ...]] = {
     "offers.imap": bool,
     "offers.pop3": bool,
     "offers.exchange": bool,
     "offers.activesync": bool,
+    "seen.imap": str,
+    "seen.pop3": str,
+    "seen.smtp": str,
+    "seen.exchange": str,
+    "discovery.known": str,
+    "discovery.unchecked": str,
     "discovery.conclusive": bool,
     "discovery.live": bool,
     "exchange.hosted": str,
@@ -69,27 +92,39 @@ NAMES: dict[str, type | tuple[type, ...]] = {**NEED_TYPES, **FACT_TYPES}
 
 def facts_from_report(report: DiscoveryReport) -> dict[str, object]:
     """The facts the rules may use, from a discovery report (fresh, or a saved one
-    read with :func:`advisor.report.from_json`)."""
+    read with :func:`advisor.report.from_json`).
+
+    ``seen.<protocol>`` is ``verified`` (live), ``unverified`` (named by a source, not
+    reachable from here), ``absent`` (missing, seen by a discovery that could see the
+    provider) or ``unknown``; only ``absent`` lets a rule exclude a protocol. Reports
+    saved before ``reach`` existed are read the old way.
+    """
     live = report.live
-
-    def offered(protocol: Protocol) -> bool:
-        # A server the person gave is offered on their word, reachable from here or not.
-        return any(
-            c.endpoint.protocol is protocol
-            and (c.verified or not live or Source.GIVEN in c.sources)
-            for c in report.incoming
-        )
-
     exchange = report.exchange or ExchangeFacts()
     provider = report.provider
     on_m365 = exchange.hosted == "microsoft365"
     has_exchange = bool(exchange.ews_url or exchange.activesync_url or on_m365)
     found_any = bool(report.incoming) or has_exchange
+    reach = report.reach or _old_reach(report, has_exchange)
+    seen = {
+        "imap": reach.imap.value,
+        "pop3": reach.pop3.value,
+        "smtp": reach.smtp.value,
+        "exchange": reach.exchange.value,
+    }
+    states = set(seen.values())
+    known = next((s for s in ("verified", "unverified") if s in states), "nothing")
     return {
-        "offers.imap": offered(Protocol.IMAP),
-        "offers.pop3": offered(Protocol.POP3),
+        "offers.imap": reach.imap in (Reach.VERIFIED, Reach.UNVERIFIED),
+        "offers.pop3": reach.pop3 in (Reach.VERIFIED, Reach.UNVERIFIED),
         "offers.exchange": has_exchange,
         "offers.activesync": bool(exchange.activesync_url) or on_m365,
+        "seen.imap": seen["imap"],
+        "seen.pop3": seen["pop3"],
+        "seen.smtp": seen["smtp"],
+        "seen.exchange": seen["exchange"],
+        "discovery.known": known,
+        "discovery.unchecked": ",".join(u.value for u in reach.unchecked),
         # "Not offered" means something only when discovery saw the provider.
         "discovery.conclusive": live and found_any,
         "discovery.live": live,
@@ -97,6 +132,33 @@ def facts_from_report(report: DiscoveryReport) -> dict[str, object]:
         "provider.hosted_by": (provider.hosted_by if provider else None) or "none",
         "provider.requires_oauth2": bool(provider and provider.requires_oauth2),
     }
+
+
+def _old_reach(report: DiscoveryReport, has_exchange: bool) -> Reachability:
+    """A report saved without ``reach``: live and verified, only named, or missing."""
+    live = report.live
+    conclusive = live and (bool(report.incoming) or has_exchange)
+
+    def state(servers: tuple[Candidate, ...], protocol: Protocol) -> Reach:
+        named = [c for c in servers if c.endpoint.protocol is protocol]
+        if live and any(c.verified for c in named):
+            return Reach.VERIFIED
+        if named:
+            return Reach.UNVERIFIED
+        return Reach.ABSENT if conclusive else Reach.UNKNOWN
+
+    if has_exchange:
+        exchange = Reach.VERIFIED if live else Reach.UNVERIFIED
+    else:
+        exchange = Reach.ABSENT if conclusive else Reach.UNKNOWN
+    return Reachability(
+        dns=DnsHealth.OK if live else DnsHealth.UNKNOWN,
+        imap=state(report.incoming, Protocol.IMAP),
+        pop3=state(report.incoming, Protocol.POP3),
+        smtp=state(report.outgoing, Protocol.SMTP),
+        exchange=exchange,
+        unchecked=() if live else (Unchecked.DNS,),
+    )
 
 
 @dataclass(frozen=True)
@@ -162,6 +224,12 @@ def recommend(needs: Needs, facts: Mapping[str, object], rules: RuleSet) -> Reco
     else:
         lead = best.score - open_choices[1].score
         confidence = min(1.0, 0.5 + lead / 10)
+    if best is not None:
+        # Only as sure as what discovery knows of the winner (a network failure on
+        # our side lowers confidence; it never empties the recommendation).
+        state = facts.get(f"seen.{best.protocol}")
+        if isinstance(state, str) and state in CONFIDENCE_CAP:
+            confidence = min(confidence, CONFIDENCE_CAP[state])
     # POP3: keep a safety copy on the server unless one backed-up computer is all.
     leave = not (needs.backed_up and needs.devices == 1)
     return Recommendation(

@@ -20,6 +20,7 @@ from advisor.models import (
     Candidate,
     CertificateFacts,
     DiscoveryReport,
+    DnsHealth,
     Endpoint,
     ExchangeFacts,
     ProbeResult,
@@ -27,11 +28,14 @@ from advisor.models import (
     Protocol,
     ProtocolFacts,
     ProviderFacts,
+    Reach,
+    Reachability,
     Security,
     Source,
     Step,
     StepStatus,
     TLSFacts,
+    Unchecked,
 )
 
 if TYPE_CHECKING:
@@ -126,6 +130,19 @@ def _provider(p: ProviderFacts | None) -> dict[str, Any] | None:
     }
 
 
+def reach_json(r: Reachability | None) -> dict[str, Any] | None:
+    if r is None:
+        return None
+    return {
+        "dns": str(r.dns),
+        "imap": str(r.imap),
+        "pop3": str(r.pop3),
+        "smtp": str(r.smtp),
+        "exchange": str(r.exchange),
+        "unchecked": [str(u) for u in r.unchecked],
+    }
+
+
 def step_json(s: Step) -> dict[str, Any]:
     return {
         "source": s.source,
@@ -153,6 +170,7 @@ def to_json(report: DiscoveryReport) -> dict[str, Any]:
         "usable": report.usable,
         "live": report.live,
         "notes": list(report.notes),
+        "reach": reach_json(report.reach),
     }
 
 
@@ -498,6 +516,24 @@ def _step_from(value: object, where: str) -> Step:
     )
 
 
+def _reach_from(value: object) -> Reachability | None:
+    if value is None:
+        return None  # a report saved before the key existed
+    r = _obj(value, "reach")
+    unchecked = {
+        _enum(Unchecked, u, "reach.unchecked[]")
+        for u in _list(r.get("unchecked"), "reach.unchecked", len(Unchecked))
+    }
+    return Reachability(
+        dns=_enum(DnsHealth, r.get("dns"), "reach.dns"),
+        imap=_enum(Reach, r.get("imap"), "reach.imap"),
+        pop3=_enum(Reach, r.get("pop3"), "reach.pop3"),
+        smtp=_enum(Reach, r.get("smtp"), "reach.smtp"),
+        exchange=_enum(Reach, r.get("exchange"), "reach.exchange"),
+        unchecked=tuple(u for u in Unchecked if u in unchecked),
+    )
+
+
 def from_json(doc: object, *, address: str | None = None) -> DiscoveryReport:
     """The report of an ``advisor.discovery/1`` document, every value checked.
 
@@ -554,6 +590,7 @@ def from_json(doc: object, *, address: str | None = None) -> DiscoveryReport:
         elapsed_ms=_duration(d.get("elapsed_ms", 0), "elapsed_ms"),
         notes=_items(d.get("notes"), "notes", MAX_ITEMS, _line),
         live=_bool(d.get("live", True), "live"),
+        reach=_reach_from(d.get("reach")),
     )
 
 
@@ -692,6 +729,27 @@ def _confidence_label(label: str) -> str:
     return labels.get(label, label)
 
 
+def unchecked_caveat(facts: Mapping[str, object]) -> str | None:
+    """ "Could not be checked from this network: ..." from ``discovery.unchecked``, or None."""
+    value = facts.get("discovery.unchecked")
+    if not isinstance(value, str) or not value:
+        return None
+    texts = {
+        "dns": _("the DNS server gives no usable answer"),
+        "filtered": _("ports filtered (no answer to a connection)"),
+        "refused": _("connections refused"),
+        "timeout": _("no answer in time"),
+        "offline": _("offline: nothing was asked"),
+    }
+    reasons = [texts[code] for code in value.split(",") if code in texts]
+    if not reasons:
+        return None
+    return _(
+        "Could not be checked from this network: {reasons}. The advice keeps the servers"
+        " the sources name; it is less sure than it would be with a live check."
+    ).format(reasons="; ".join(reasons))
+
+
 def _item(
     console: Console, marker: str, markup: str, *, indent: int = 2, style: str | None = None
 ) -> None:
@@ -771,11 +829,14 @@ def render_recommendation(
         console.print(escape(_("Alternatives:")))
         for choice in others:
             _alternative(console, choice, lang=lang, explain=explain)
-    if best is not None and best.caveats:
+    unchecked = unchecked_caveat(rec.facts) if best is not None else None
+    if best is not None and (best.caveats or unchecked):
         caveats = _("Caveats:")
         console.print(f"[yellow]{escape(caveats)}[/yellow]")
         for rule in best.caveats:
             _item(console, "-", escape(rule.explanation(lang)))
+        if unchecked:
+            _item(console, "-", escape(unchecked))
     if rec.recommended == "pop3":
         if rec.leave_on_server:
             keep = _("POP3 set-up: leave mail on the server for {days} days")

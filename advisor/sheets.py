@@ -366,8 +366,13 @@ def _recommendation(plan: AccountPlan, rec: Recommendation, lang: str, why: str 
             blocks.append(
                 Bullets(_("Why:"), tuple((_clean(r.explanation(lang)),) for r in reasons))
             )
-        if best.caveats:
+        from advisor.report import unchecked_caveat
+
+        unchecked = unchecked_caveat(rec.facts)
+        if best.caveats or unchecked:
             caveats = tuple((_clean(r.explanation(lang)),) for r in best.caveats)
+            if unchecked:
+                caveats += ((_clean(unchecked),),)
             blocks.append(Bullets(_("Caveats:"), caveats))
     used = _choice(rec, plan.protocol)
     if used is not None and used is not best and used.caveats:

@@ -26,11 +26,21 @@ def facts(
     oauth: bool = False,
     conclusive: bool = True,
 ) -> dict[str, object]:
+    def seen(offered: bool) -> str:
+        # What discovery says: verified, or missing only where it could see the provider.
+        return "verified" if offered else ("absent" if conclusive else "unknown")
+
     return {
         "offers.imap": imap,
         "offers.pop3": pop3,
         "offers.exchange": exchange,
         "offers.activesync": exchange,
+        "seen.imap": seen(imap),
+        "seen.pop3": seen(pop3),
+        "seen.smtp": seen(imap or pop3),
+        "seen.exchange": seen(exchange),
+        "discovery.known": "verified" if imap or pop3 or exchange else "nothing",
+        "discovery.unchecked": "" if conclusive else "dns",
         "discovery.conclusive": conclusive,
         "discovery.live": conclusive,
         "exchange.hosted": hosted,
