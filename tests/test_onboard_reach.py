@@ -47,7 +47,10 @@ PROFILES = (
     {"devices": "laptop, phone", "calendars": "share", "microsoft": "microsoft365"},
 )
 COLUMNS = ("email", "name", "lang", "devices", "backed_up", "calendars", "microsoft")
-SINGLE_RUNS_AT_ONCE = 12  # `advisor recommend` runs side by side: the machine is busy
+# `advisor recommend` runs side by side. More would only queue for the CPU: then a
+# lab answer can take longer than a per-request timeout (5 s for autoconfig, 3 s for
+# a DNS query), which on a real network too means "unknown", and the rows differ.
+SINGLE_RUNS_AT_ONCE = 4
 
 
 @dataclass(frozen=True)
@@ -150,7 +153,7 @@ def test_dns_down_every_row_as_a_single_run(lab: Lab, tmp_path: Path) -> None:
     lab.zone(".", ROOT_ZONE)  # NXDOMAIN for every public name, "com." and "fr." included
     lab.dns.drop("com.", "SOA")  # ...and the .com check gets no answer at all
     staff = staff_csv(tmp_path / "staff.csv", CATALOGUED)
-    singles = compare_with_single_runs(lab, staff, tmp_path / "out", Timing(budget=2.0))
+    singles = compare_with_single_runs(lab, staff, tmp_path / "out", Timing(budget=1.0))
     # The catalogue still answers, unverified: confidence is never "high".
     assert all(protocol is not None and conf <= 0.7 for protocol, conf in singles.values())
     # one.com lists IMAP only, centurytel.net POP3 only: their files say what is not offered.
@@ -252,7 +255,7 @@ def test_recommend_says_what_is_known_and_what_would_change_it(
         "2",
     )
     assert code == 0
-    assert "Recommended: IMAP (confidence low, 50%)" in out
+    assert "Recommended: IMAP (confidence low)" in out
     assert "confidence high" not in out
     text = " ".join(out.split())
     assert "No mail server was found for this domain" in text
