@@ -354,6 +354,44 @@ def test_plain_http_autoconfig_and_redirected_autodiscover(
     assert code == 3
 
 
+def test_stale_ispdb_entry(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lab.zone("moved.test")
+    lab.zone("lab.test")
+    lab.dovecot("mail.moved.test")
+    lab.smtp("mail.moved.test")
+    old = client_config(
+        "moved.test", ("imap.moved.test", 993, "SSL"), ("smtp.moved.test", 465, "SSL")
+    )
+    lab.web("ispdb.lab.test").route("ispdb.lab.test", "GET", "/v1.1/moved.test", xml(old))
+    publish_autodiscover(lab, "moved.test", pox("mail.moved.test", "mail.moved.test"))
+    code, doc = check(capsys, lab, "moved.test")
+    tb = doc["clients"]["thunderbird"]
+    # FindConfig.sys.mjs: "fromDB" (the ISPDB) ranks before Autodiscover, which is used only
+    # when "All priority-ordered config fetching mechanisms failed": the stale entry wins.
+    assert tb["via"].startswith("ISPDB https://ispdb.lab.test/")
+    assert server(tb["incoming"]) == ("imap.moved.test", 993, "ssl")
+    assert tb["outcome"] == "manual"  # ConfigVerifier: the login to a dead server fails
+    assert {"unreachable", "disagreement"} <= codes(tb)
+    # MS-OXDSCLI: Outlook never reads the ISPDB; the domain's Autodiscover answer wins.
+    assert server(doc["clients"]["outlook"]["incoming"]) == ("mail.moved.test", 993, "ssl")
+    assert code == 3
+
+
+def test_microsoft_365_domain(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lab.zone("tenant.test", "@ MX 0 tenant-test.mail.protection.outlook.com.")
+    code, doc = check(capsys, lab, "tenant.test")
+    outlook = doc["clients"]["outlook"]
+    # REFERENCE.md §2: "Outlook 2016+ asks Microsoft 365 first ("direct connect"),
+    # whatever DNS says" -- and here DNS says Microsoft 365 (MX at
+    # mail.protection.outlook.com).
+    assert outlook["outcome"] == "configured"
+    assert outlook["via"] == "Microsoft 365 (direct connect)"
+    assert outlook["exchange_url"]
+    # Apple: "Microsoft Exchange" is a built-in account type; the device uses Autodiscover.
+    assert doc["clients"]["apple-mail"]["outcome"] == "configured"
+    assert code == 3
+
+
 def test_domain_served_by_automx2(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     lab.zone("mx2.test")
     lab.dovecot("imap.mx2.test")
