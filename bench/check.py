@@ -15,7 +15,7 @@ interpreter lock).
   domains and for all of them: flat means the same peak whatever the list's length.
 
 Prints the figures; asserts nothing.
-    python bench/check.py [--domains 1000] [--jobs 16]
+    python bench/check.py [--domains 1000] [--jobs 16] [--processes N]
 """
 
 from __future__ import annotations
@@ -142,6 +142,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--domains", type=int, default=1000)
     parser.add_argument("--jobs", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=None, help="advisor check --processes")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-check-"))
     full = work / "domains.txt"
@@ -151,14 +152,14 @@ def main() -> None:
         "".join(domain(i) + "\n" for i in range(max(args.domains // 2, 1))), encoding="utf-8"
     )
     with RemoteLab(work / "ca", args.domains) as lab:
-        elapsed, peak, docs = run(full, lab, args.jobs)
+        elapsed, peak, docs = run(full, lab, args.jobs, args.processes)
         grades: dict[str, int] = {}
         for doc in docs:
             grades[doc.get("grade", "error")] = grades.get(doc.get("grade", "error"), 0) + 1
         print(f"domains: {len(docs)} of {args.domains} in {elapsed:.1f} s (--jobs {args.jobs})")
         print(f"domains per second: {len(docs) / elapsed:.1f} (target >= 50)")
         print(f"grades: {dict(sorted(grades.items()))}")
-        small_elapsed, small_peak, small_docs = run(small, lab, args.jobs)
+        small_elapsed, small_peak, small_docs = run(small, lab, args.jobs, args.processes)
         print(
             f"peak RSS: {small_peak / 1024:.1f} MB for {len(small_docs)} domains"
             f" ({small_elapsed:.1f} s), {peak / 1024:.1f} MB for {len(docs)}"

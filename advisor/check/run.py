@@ -117,7 +117,7 @@ def _refetch_autoconfig(facts: Facts, address: EmailAddress, env: Environment) -
 
 
 @dataclass(frozen=True)
-class Outcome:
+class Checked:
     """One line of a batch: the report, or why the domain could not be checked."""
 
     line: int
@@ -159,24 +159,24 @@ def check_many(
     env: Environment,
     *,
     jobs: int,
-    on_done: Callable[[Outcome], None],
+    on_done: Callable[[Checked], None],
 ) -> tuple[int, int]:
     """Check every domain, ``jobs`` at a time, calling ``on_done`` (from this thread) as
     each finishes. At most ``2 * jobs`` domains are in flight: memory stays flat
     however long the list. Returns (checked, failed)."""
     done_lock = threading.Lock()
-    finished: list[Outcome] = []
+    finished: list[Checked] = []
     ready = threading.Condition(done_lock)
     in_flight = 0
     checked = failed = 0
 
-    def work(line: int, domain: str) -> Outcome:
+    def work(line: int, domain: str) -> Checked:
         try:
-            return Outcome(line, domain, check_domain(domain, env))
+            return Checked(line, domain, check_domain(domain, env))
         except AdvisorError as exc:
-            return Outcome(line, domain, None, str(exc))
+            return Checked(line, domain, None, str(exc))
 
-    def collect(future: Future[Outcome]) -> None:
+    def collect(future: Future[Checked]) -> None:
         with ready:
             finished.append(future.result())
             ready.notify()
@@ -234,7 +234,7 @@ class Rendered:
     html: str | None = None
 
 
-def render(outcome: Outcome, *, html: bool) -> Rendered:
+def render(outcome: Checked, *, html: bool) -> Rendered:
     from advisor.check.render import error_json, html_section, to_json
 
     if outcome.report is None:
@@ -263,9 +263,9 @@ def _worker(settings: Settings, tasks: Any, results: Any, threads: int, parent: 
     def work(line: int, domain: str) -> None:
         try:
             try:
-                outcome = Outcome(line, domain, check_domain(domain, env))
+                outcome = Checked(line, domain, check_domain(domain, env))
             except AdvisorError as exc:
-                outcome = Outcome(line, domain, None, str(exc))
+                outcome = Checked(line, domain, None, str(exc))
             results.put(render(outcome, html=settings.html))
         finally:
             slots.release()
