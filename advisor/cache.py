@@ -11,7 +11,7 @@ made through a lab DNS server is no answer for the public Internet.
 Only live, usable reports are kept: an answer from the built-in catalogue
 because DNS was down must not stand in for a real discovery tomorrow. The
 files hold a report, which names the first employee's address, so they are
-readable by their owner only.
+readable by their owner only, in folders only their owner may open (0700).
 """
 
 from __future__ import annotations
@@ -106,7 +106,7 @@ class DiscoveryCache:
         """Keep ``report`` if it is worth keeping (live and usable); False if it was not kept."""
         if self.ttl <= 0 or not (report.get("live") and report.get("usable")):
             return False
-        from advisor.fsutil import atomic_write
+        from advisor.fsutil import PRIVATE_MODE, atomic_write, private_folder
 
         doc = {
             "schema": SCHEMA,
@@ -115,10 +115,13 @@ class DiscoveryCache:
             "report": report,
         }
         try:
+            # Both folders 0700: the file names tell which domains the user onboards.
+            private_folder(self.folder.parent)
+            private_folder(self.folder)
             atomic_write(
                 self._path(domain_ascii),
                 json.dumps(doc, ensure_ascii=False).encode(),
-                mode=0o600,
+                mode=PRIVATE_MODE,
             )
         except OSError:
             return False  # a read-only cache slows the next run down; it breaks nothing

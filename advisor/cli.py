@@ -401,7 +401,8 @@ def export(
         keep_days=rec.keep_days,
     )
     files = render_files(account, [ClientKind(k) for k in kinds], lang=result.lang)
-    written = write_all({out / f.name: f.data for f in files}, force=force)
+    # All clients' files or none, never through a link planted inside --out.
+    written = write_all({out / f.name: f.data for f in files}, force=force, root=out)
     sys.stdout.write(f"{chosen.upper()} settings for {account.email} written to {out}:\n")
     for f in files:
         sys.stdout.write(f"  {f.name:<42} {f.what}\n")

@@ -49,6 +49,7 @@ import json
 import os
 import re
 import shutil
+import stat
 import tempfile
 import threading
 import time
@@ -676,12 +677,24 @@ def _sha(data: bytes) -> str:
 
 
 def _file_sha(path: Path) -> str | None:
+    """The SHA-256 of the file advisor wrote at ``path``; None if there is none.
+
+    Never through a symbolic link (O_NOFOLLOW) nor from a FIFO or a device
+    (O_NONBLOCK, then a type check): something planted in an output folder
+    fails the row in one line instead of being read, or written through.
+    """
+    from advisor.fsutil import LinkRefused, open_regular
+
     try:
-        return _sha(path.read_bytes())
+        mode = os.lstat(path).st_mode
     except FileNotFoundError:
         return None
-    except IsADirectoryError:
+    if stat.S_ISLNK(mode):
+        raise LinkRefused(path)
+    if stat.S_ISDIR(mode):
         return "directory"
+    with open_regular(path, what="a file advisor wrote", follow_symlinks=False) as handle:
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 @dataclass(frozen=True)
@@ -758,11 +771,12 @@ def _remove_temporaries(folder: Path, *, deep: bool) -> None:
             path.unlink()
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes, root: Path) -> None:
+    """``data`` to ``path`` atomically, with no link between ``root`` and it followed."""
     from advisor.fsutil import atomic_write
 
     try:
-        atomic_write(path, data)
+        atomic_write(path, data, root=root)
     except OSError as exc:
         raise AdvisorError(f"{path}: cannot write: {exc.strerror}") from None
 
@@ -940,6 +954,11 @@ class Onboarding:
             )
 
         folder = self.out / name
+        if folder.is_symlink():
+            return result(
+                Status.FAILED,
+                message=f"{folder}: a symbolic link; advisor does not write through links",
+            )
         manifest = read_manifest(folder)
         if manifest is not None:
             _remove_temporaries(folder, deep=manifest.state != "done")
@@ -964,7 +983,11 @@ class Onboarding:
             and all((folder / n).exists() for n in manifest.files if not n.endswith(".new"))
         ):
             # Stamp this run, so that a second row for the address is seen as a duplicate.
-            _write(folder / MANIFEST, replace(manifest, run=self.run_id, line=emp.line).to_bytes())
+            _write(
+                folder / MANIFEST,
+                replace(manifest, run=self.run_id, line=emp.line).to_bytes(),
+                folder,
+            )
             return result(
                 Status.UNCHANGED,
                 protocol=manifest.protocol,
@@ -1372,13 +1395,17 @@ def _update_folder(
     if writes or stale:
         # First say what is about to change, so a kill half-way is resumed correctly.
         was = {**(manifest.was if manifest is not None else {}), **previous}
-        _write(folder / MANIFEST, replace(done, state="writing", files=hashes, was=was).to_bytes())
+        _write(
+            folder / MANIFEST,
+            replace(done, state="writing", files=hashes, was=was).to_bytes(),
+            folder,
+        )
         for name, data in writes.items():
-            _write(folder / name, data)
+            _write(folder / name, data, folder)
         for name in stale:
             with contextlib.suppress(OSError):
                 (folder / name).unlink()
-    _write(folder / MANIFEST, replace(done, files=hashes, kept=tuple(kept)).to_bytes())
+    _write(folder / MANIFEST, replace(done, files=hashes, kept=tuple(kept)).to_bytes(), folder)
     return tuple(planned), tuple(kept)
 
 
@@ -1550,7 +1577,7 @@ class _Reports:
             if name not in hashes and _OLD_PAGE.fullmatch(name) and _file_sha(old) == sha:
                 with contextlib.suppress(OSError):
                     old.unlink()
-        _write(self.out / RUN_STATE, json.dumps({"files": hashes}, indent=1).encode())
+        _write(self.out / RUN_STATE, json.dumps({"files": hashes}, indent=1).encode(), self.out)
 
     def __exit__(self, *exc: object) -> None:
         if self._summary is not None:
@@ -1585,8 +1612,10 @@ def _install(out: Path, name: str, tmp: Path, state: Mapping[str, str], kept: li
     if current is not None and current != state.get(name) and current != new_sha:
         target = out / f"{name}.new"
         kept.append(name)
-    os.chmod(tmp, 0o644)
-    os.replace(tmp, target)
+    from advisor.fsutil import file_mode
+
+    os.chmod(tmp, file_mode())  # mkstemp made it 0600: what the umask gives, as for every file
+    os.replace(tmp, target)  # replaces a link itself, never what it points to
     return state.get(name, new_sha) if target.name.endswith(".new") else new_sha
 
 

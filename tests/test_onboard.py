@@ -198,6 +198,9 @@ def test_cache_hit_and_refresh(
     assert code == 0
     assert len(discoveries) == 2
     assert "fresh" in stdout
+    # The cache names the domains onboarded: folders only their owner may open.
+    for folder in (tmp_path / "cache", tmp_path / "cache" / "discovery"):
+        assert folder.stat().st_mode & 0o777 == 0o700
 
     # A second run in another folder: both domains come from the cache, with their age.
     code, stdout, _ = onboard(capsys, domains, staff, tmp_path / "again")
