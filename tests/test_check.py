@@ -22,6 +22,7 @@ from typing import Any
 
 import pytest
 
+from advisor.check.model import STEPS
 from tests.lab.automx2 import MailDomain, MailServer, start_automx2
 from tests.lab.servers import Lab
 from tests.lab.web import Response, WebServer, redirect, xml
@@ -91,7 +92,10 @@ def check(capsys: pytest.CaptureFixture[str], lab: Lab, *args: str) -> tuple[int
         "8",
     )
     assert err == ""
-    return code, json.loads(out)
+    doc = json.loads(out)
+    for client in doc["clients"].values():
+        assert client["step"] in STEPS  # the language-independent form of `via`
+    return code, doc
 
 
 def outcomes(doc: dict[str, Any]) -> dict[str, str]:
@@ -139,6 +143,7 @@ def test_well_published_domain(lab: Lab, capsys: pytest.CaptureFixture[str]) -> 
     # -- the provider's own file (fromISP) wins over everything but the isp/ folder.
     assert tb["outcome"] == "configured"
     assert tb["via"].startswith("autoconfig https://autoconfig.good.test/")
+    assert tb["step"] == "autoconfig"
     assert server(tb["incoming"]) == ("imap.good.test", 993, "ssl")
     assert server(tb["outgoing"]) == ("smtp.good.test", 465, "ssl")
     android = doc["clients"]["thunderbird-android"]
@@ -263,7 +268,7 @@ def test_plaintext_only(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     tb = doc["clients"]["thunderbird"]
     # GuessConfig.sys.mjs `sortTriesByPreference`: "Prefer SSL/STARTTLS above all else" --
     # the plain try (IMAP_PORTS[NONE] = 143) comes last, and it is what answers here.
-    assert tb["via"] == "guessing"
+    assert (tb["via"], tb["step"]) == ("guessing", "guess")
     assert server(tb["incoming"]) == ("imap.plain.test", 143, "plain")
     assert tb["outcome"] == "prompted"
     assert "plaintext" in codes(tb)
@@ -386,6 +391,7 @@ def test_microsoft_365_domain(lab: Lab, capsys: pytest.CaptureFixture[str]) -> N
     # mail.protection.outlook.com).
     assert outlook["outcome"] == "configured"
     assert outlook["via"] == "Microsoft 365 (direct connect)"
+    assert outlook["step"] == "microsoft365"
     assert outlook["exchange_url"]
     # Apple: "Microsoft Exchange" is a built-in account type; the device uses Autodiscover.
     assert doc["clients"]["apple-mail"]["outcome"] == "configured"
@@ -553,6 +559,7 @@ def test_domains_in_worker_processes_with_html(
     # by the worker process as in this one.
     tb = docs["w2.test"]["clients"]["thunderbird"]
     assert tb["via"] == "essais"  # the worker speaks the run's language
+    assert tb["step"] == "guess"
     assert server(tb["incoming"]) == ("imap.w2.test", 993, "ssl")
     text = page.read_text(encoding="utf-8")
     assert text.count("<h2>") == 3
@@ -585,6 +592,11 @@ def test_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _out, err = run_cli(capsys, "check", "a..b")
     assert code == 1
     assert "empty label" in err
+    code, _out, err = run_cli(capsys, "check", "jane@example.test")
+    assert code == 1
+    assert "give the domain, not an address (e.g. 'example.test')" in err or (
+        "give the domain, not an address (e.g. example.test)" in err
+    )
     code, _out, err = run_cli(capsys, "check", "--domains", str(tmp_path / "missing.txt"))
     assert code == 1
     assert "cannot read" in err

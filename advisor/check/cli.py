@@ -25,6 +25,7 @@ from advisor.check.run import (
     check_domain,
     check_in_processes,
     check_many,
+    check_name,
     environment,
     read_domains,
     render,
@@ -169,11 +170,9 @@ def _run_listed(
     html_file: Path | None,
     force: bool,
 ) -> int:
-    from advisor.address import normalise_domain
-
     # Names are checked before any traffic: one bad name is a one-line error.
     for domain in domains:
-        normalise_domain(domain)
+        check_name(domain)
     all_configured = True
     with _html(html_file, force=force) as page:
         for index, domain in enumerate(domains):

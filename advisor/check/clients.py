@@ -214,11 +214,11 @@ def thunderbird(facts: Facts) -> ClientResult:
     client = "Thunderbird"
     # FindConfig.sys.mjs: `const lookups = ["fromDisk", "fromISP", "fromDB", "forMX"];`
     # "These are in order of importance" -- the highest-priority success wins.
-    for source, name in (
-        (Source.LOCAL, _("the isp/ folder")),
-        (Source.AUTOCONFIG, "autoconfig"),
-        (Source.ISPDB, "ISPDB"),
-        (Source.MX, _("MX lookup")),
+    for source, name, step in (
+        (Source.LOCAL, _("the isp/ folder"), "isp-folder"),
+        (Source.AUTOCONFIG, "autoconfig", "autoconfig"),
+        (Source.ISPDB, "ISPDB", "ispdb"),
+        (Source.MX, _("MX lookup"), "mx"),
     ):
         result = facts.source(source)
         if result is None or not result.servers:
@@ -235,7 +235,9 @@ def thunderbird(facts: Facts) -> ClientResult:
             problems.append(Problem("autoconfig-http", msg))
         if source in (Source.ISPDB, Source.MX):
             problems += _stale(facts, result, incoming)
-        return ClientResult("thunderbird", outcome, incoming, outgoing, via, tuple(problems))
+        return ClientResult(
+            "thunderbird", outcome, incoming, outgoing, via, tuple(problems), step=step
+        )
     # "Microsoft Autodiscover is outside the priority ordering" and is used when
     # "All priority-ordered config fetching mechanisms failed".
     found = _thunderbird_exchange(facts)
@@ -275,7 +277,9 @@ def _thunderbird_guess(facts: Facts) -> ClientResult:
         return ClientResult(
             "thunderbird", outcome, incoming, outgoing, _("manual"), tuple(problems)
         )
-    return ClientResult("thunderbird", outcome, incoming, outgoing, _("guessing"), tuple(problems))
+    return ClientResult(
+        "thunderbird", outcome, incoming, outgoing, _("guessing"), tuple(problems), step="guess"
+    )
 
 
 def _thunderbird_exchange(facts: Facts) -> ClientResult | None:
@@ -302,11 +306,24 @@ def _thunderbird_exchange(facts: Facts) -> ClientResult | None:
             facts, result, client="Thunderbird", via=via
         )
         return ClientResult(
-            "thunderbird", worst(outcome, judged), incoming, outgoing, via, tuple(problems + found)
+            "thunderbird",
+            worst(outcome, judged),
+            incoming,
+            outgoing,
+            via,
+            tuple(problems + found),
+            step="autodiscover",
         )
     assert exchange is not None
     return ClientResult(
-        "thunderbird", outcome, None, None, via, tuple(problems), exchange_url=exchange.ews_url
+        "thunderbird",
+        outcome,
+        None,
+        None,
+        via,
+        tuple(problems),
+        exchange_url=exchange.ews_url,
+        step="autodiscover",
     )
 
 
@@ -427,7 +444,7 @@ def thunderbird_android(facts: Facts) -> ClientResult:
     # RealAutoDiscoveryRegistry.createDefaultAutoDiscoveries: provider autoconfig,
     # ISPDB, MX lookup -- in that priority (PriorityParallelRunner). No guessing,
     # no SRV, no Autodiscover: the srvrecords module is not in the default list.
-    candidates: list[tuple[SourceResult, str, bool]] = []
+    candidates: list[tuple[SourceResult, str, bool, str]] = []
     refused: list[Problem] = []
     provider = facts.source(Source.AUTOCONFIG)
     refetch = facts.refetch
@@ -453,13 +470,17 @@ def thunderbird_android(facts: Facts) -> ClientResult:
                 trusted = (
                     refetch.without_address_trusted if refetch is not None else provider.trusted
                 )
-                candidates.append((provider, f"autoconfig {_origin(provider)}", trusted))
+                via = f"autoconfig {_origin(provider)}"
+                candidates.append((provider, via, trusted, "autoconfig"))
     ispdb = facts.source(Source.ISPDB)
     mx = facts.source(Source.MX)
     # MxLookupAutoconfigDiscovery: `urlProvider = IspDbAutoconfigUrlProvider()` -- only the
     # ISPDB is asked for the MX host's domains, never autoconfig.<mx domain>.
     mx_usable = mx is not None and not (mx.origin or "").startswith("https://autoconfig.")
-    for result, name, usable in ((ispdb, "ISPDB", True), (mx, "MX lookup", mx_usable)):
+    for result, name, usable, token in (
+        (ispdb, "ISPDB", True, "ispdb"),
+        (mx, "MX lookup", mx_usable, "mx"),
+    ):
         if result is None or not result.servers or not usable:
             continue
         why = _android_servers_refusal(result)
@@ -468,7 +489,7 @@ def thunderbird_android(facts: Facts) -> ClientResult:
             continue
         # REFERENCE.md / draft-ietf-mailmaint-autoconfig: via MX needs DNSSEC too;
         # `mx.trusted` already requires HTTPS and a DNSSEC-validated MX answer.
-        candidates.append((result, f"{name} {_origin(result)}", result.trusted))
+        candidates.append((result, f"{name} {_origin(result)}", result.trusted, token))
     if not candidates:
         problems = [
             Problem(
@@ -483,7 +504,7 @@ def thunderbird_android(facts: Facts) -> ClientResult:
         return ClientResult(
             "thunderbird-android", Outcome.MANUAL, None, None, _("manual"), tuple(problems)
         )
-    result, via, trusted = candidates[0]
+    result, via, trusted, step = candidates[0]
     outcome, incoming, outgoing, problems = _take_config(facts, result, client=client, via=via)
     # `parseServer("imap", ...)`: the first IMAP server, whatever comes before it.
     incoming = next(
@@ -499,7 +520,13 @@ def thunderbird_android(facts: Facts) -> ClientResult:
         )
         problems.insert(0, Problem("untrusted", msg))
     return ClientResult(
-        "thunderbird-android", outcome, incoming, outgoing, via, tuple(problems + refused)
+        "thunderbird-android",
+        outcome,
+        incoming,
+        outgoing,
+        via,
+        tuple(problems + refused),
+        step=step,
     )
 
 
@@ -541,6 +568,7 @@ def outlook(facts: Facts) -> ClientResult:
             _("Microsoft 365 (direct connect)"),
             (),
             exchange_url=m365_url,
+            step="microsoft365",
         )
     result = facts.source(Source.AUTODISCOVER)
     exchange = facts.report.exchange
@@ -563,7 +591,13 @@ def outlook(facts: Facts) -> ClientResult:
         if result.servers:
             outcome, incoming, outgoing, found = _take_config(facts, result, client=client, via=via)
             return ClientResult(
-                "outlook", worst(base, outcome), incoming, outgoing, via, tuple(problems + found)
+                "outlook",
+                worst(base, outcome),
+                incoming,
+                outgoing,
+                via,
+                tuple(problems + found),
+                step="autodiscover",
             )
         url = exchange.ews_url if exchange is not None else None
         # MS-OXDSCLI 2.2.4.1.1.2.x: EXCH / EXPR protocols carry the Exchange settings;
@@ -577,6 +611,7 @@ def outlook(facts: Facts) -> ClientResult:
             tuple(problems),
             exchange_url=url or result.origin,
             unknowable=(_("the Exchange settings Autodiscover gives after the user's login"),),
+            step="autodiscover",
         )
     problems.append(Problem("not-deterministic", cloud))
     return ClientResult(
@@ -612,7 +647,14 @@ def apple_mail(facts: Facts) -> ClientResult:
     if builtin is not None:
         via = _("built-in account type: {name}").format(name=builtin)
         return ClientResult(
-            "apple-mail", Outcome.CONFIGURED, None, None, via, (), publication_bound=False
+            "apple-mail",
+            Outcome.CONFIGURED,
+            None,
+            None,
+            via,
+            (),
+            publication_bound=False,
+            step="builtin",
         )
     exchange = facts.report.exchange
     if _microsoft365(facts) or (exchange is not None and exchange.activesync_url):
@@ -627,6 +669,7 @@ def apple_mail(facts: Facts) -> ClientResult:
             _("Microsoft Exchange account (Autodiscover)"),
             (),
             exchange_url=url,
+            step="exchange",
         )
     unknown = _(
         'Apple documents that Mail "tries to find" the settings of other domains,'

@@ -33,6 +33,20 @@ class Status(StrEnum):
     ERROR = "error"
 
 
+STEPS: tuple[str, ...] = (
+    "isp-folder",  # Thunderbird's isp/ folder (--config-dir)
+    "autoconfig",  # the domain's own autoconfig file
+    "ispdb",
+    "mx",  # a configuration found through the MX host's domain
+    "autodiscover",  # Microsoft Autodiscover (POX)
+    "guess",  # Thunderbird's guessing
+    "microsoft365",  # Outlook's direct connection to Microsoft 365
+    "builtin",  # an Apple built-in account type
+    "exchange",  # Apple's Exchange account (Autodiscover)
+    "none",  # nothing found: the user types the settings
+)
+"""The values of ``ClientResult.step`` (``step`` in the JSON), whatever the language."""
+
 CLIENTS: tuple[str, ...] = ("thunderbird", "thunderbird-android", "outlook", "apple-mail")
 """The simulated clients, in the order of the report (the keys of ``clients``)."""
 
@@ -54,6 +68,7 @@ class ClientResult:
     exchange_url: str | None = None  # an Exchange account instead of IMAP/POP
     unknowable: tuple[str, ...] = ()  # what no outside check can tell
     publication_bound: bool = True  # False: nothing the domain publishes changes it
+    step: str = "none"  # `via` as a stable token: see STEPS
 
 
 @dataclass(frozen=True)

@@ -37,6 +37,7 @@ def _client_json(c: ClientResult) -> dict[str, Any]:
         "outgoing": _endpoint(c.outgoing),
         "exchange_url": c.exchange_url,
         "via": c.via,
+        "step": c.step,
         "problems": [{"code": p.code, "message": p.message} for p in c.problems],
         "unknowable": list(c.unknowable),
     }

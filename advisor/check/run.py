@@ -69,11 +69,24 @@ def environment(
     return Environment(dns, context, http, options)
 
 
+def check_name(domain: str) -> tuple[str, str]:
+    """(ASCII, Unicode) forms of a domain to check; AdvisorError with the reason."""
+    if "@" in domain:
+        from advisor.i18n import _
+
+        raise AdvisorError(
+            _("{value!r} is an address: give the domain, not an address (e.g. {domain})").format(
+                value=domain, domain=domain.rpartition("@")[2] or "example.com"
+            )
+        )
+    return normalise_domain(domain)
+
+
 def check_domain(domain: str, env: Environment) -> CheckReport:
     """Discover ``postmaster@domain`` and replay every client; AdvisorError on a bad name."""
     from advisor.discovery import Discovery
 
-    ascii_domain, unicode_domain = normalise_domain(domain)
+    ascii_domain, unicode_domain = check_name(domain)
     address = EmailAddress(LOCAL_PART, unicode_domain, ascii_domain)
     started = time.monotonic()
     engine = Discovery(
