@@ -386,13 +386,11 @@ def load_domain_servers(path: Path) -> dict[str, ManualServers]:
     import csv
 
     from advisor.address import normalise_domain
+    from advisor.fsutil import read_bounded
 
+    data = read_bounded(path, MAX_SERVERS_FILE_BYTES, what="a servers file")
     try:
-        if path.stat().st_size > MAX_SERVERS_FILE_BYTES:
-            raise AdvisorError(_("{path}: larger than 4 MiB; not a servers file").format(path=path))
-        text = path.read_text(encoding="utf-8-sig")
-    except OSError as exc:
-        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+        text = data.decode("utf-8-sig")
     except UnicodeDecodeError:
         raise AdvisorError(_("{path}: not UTF-8 text").format(path=path)) from None
     lines = text.splitlines()

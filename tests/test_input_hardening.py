@@ -71,6 +71,8 @@ def run_cli(capsys: pytest.CaptureFixture[str], *args: str) -> tuple[int, str, s
 def _commands(path: Path, tmp: Path) -> dict[str, list[str]]:
     rules = tmp / "rules"
     rules.mkdir(exist_ok=True)
+    staff = tmp / "staff.csv"
+    staff.write_text("email\nana@gmx.com\n", encoding="utf-8")
     rule = rules / "x.toml"
     if not rule.is_symlink():
         rule.symlink_to(path)  # a rules folder whose file is a device or a FIFO
@@ -81,12 +83,31 @@ def _commands(path: Path, tmp: Path) -> dict[str, list[str]]:
         "lint": ["lint", str(path)],
         "onboard": ["onboard", str(path), "--out", str(tmp / "out"), "--offline"],
         "verify-config": ["verify", "a@example.com", "--config", str(path), "--password-stdin"],
+        "check-domains": ["check", "--domains", str(path)],
+        "onboard-servers": [
+            "onboard",
+            str(staff),
+            "--out",
+            str(tmp / "out"),
+            "--servers",
+            str(path),
+        ],
     }
 
 
 @pytest.mark.parametrize("kind", ["fifo", "device", "folder"])
 @pytest.mark.parametrize(
-    "command", ["from-json", "answers", "rules", "lint", "onboard", "verify-config"]
+    "command",
+    [
+        "from-json",
+        "answers",
+        "rules",
+        "lint",
+        "onboard",
+        "verify-config",
+        "check-domains",
+        "onboard-servers",
+    ],
 )
 def test_a_device_fifo_or_folder_where_a_file_is_expected(
     tmp_path: Path, kind: str, command: str

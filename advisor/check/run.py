@@ -141,10 +141,10 @@ class Checked:
 
 def read_domains(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, domain)`` for each non-empty, non-comment line, read as a stream."""
-    try:
-        handle = path.open(encoding="utf-8-sig", errors="strict", newline="")
-    except OSError as exc:
-        raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
+    from advisor.fsutil import open_regular_text
+
+    # A FIFO or a device is refused before it is opened for good (it could hang).
+    handle = open_regular_text(path, what="a list of domains", encoding="utf-8-sig", newline="")
     with handle:
         number = 0
         while True:
