@@ -34,6 +34,10 @@ if TYPE_CHECKING:
     from advisor.recommend import Recommendation
 
 XML_FOLDER_WINDOWS = r"C:\ProgramData\MailSetupAdvisor"  # where the README puts the POX file
+# Thunderbird's enterprise AutoConfig, laid out as in the installation folder.
+ENTERPRISE_DIR = "thunderbird/enterprise"
+ENTERPRISE_CFG = f"{ENTERPRISE_DIR}/mozilla.cfg"
+ENTERPRISE_JS = f"{ENTERPRISE_DIR}/defaults/pref/autoconfig.js"
 
 
 class NotConfigurable(AdvisorError):
@@ -468,8 +472,19 @@ def render_files(
                 )
                 js = thunderbird.render_user_js(plan)
                 files.append(
-                    ExportFile("thunderbird/user.js", js.encode(), kind, "profile user.js")
+                    ExportFile("thunderbird/user.js", js.encode(), kind, "user.js (new profile)")
                 )
+                # For IT staff: AutoConfig adds the account to the profiles already there.
+                cfg = thunderbird.render_mozilla_cfg(plan)
+                files += [
+                    ExportFile(ENTERPRISE_CFG, cfg.encode(), kind, "AutoConfig script (IT)"),
+                    ExportFile(
+                        ENTERPRISE_JS,
+                        thunderbird.AUTOCONFIG_JS.encode(),
+                        kind,
+                        "AutoConfig pref file (IT)",
+                    ),
+                ]
         elif kind is ClientKind.OUTLOOK:
             if not outlook_takes_files(plan):
                 continue  # README.txt and the sheet give Outlook's own sign-in steps

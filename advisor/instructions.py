@@ -122,6 +122,7 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
                         " start."
                     ).format(command=NEW_PROFILE_COMMAND, start=NEW_PROFILE_START)
                 )
+                out.append("  - " + enterprise_text())
         elif kind is ClientKind.OUTLOOK:
             out.append(
                 _(
@@ -208,6 +209,25 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
 NEW_PROFILE_NAME = "mail-setup"
 NEW_PROFILE_COMMAND = f'thunderbird -CreateProfile "{NEW_PROFILE_NAME} <folder>"'
 NEW_PROFILE_START = f"thunderbird -P {NEW_PROFILE_NAME}"
+
+
+# Where Thunderbird's installation folder is (AutoConfig files go there).
+INSTALL_WINDOWS = "C:\\Program Files\\Mozilla Thunderbird\\"
+INSTALL_MACOS = "Thunderbird.app/Contents/Resources/"
+INSTALL_LINUX = "/usr/lib/thunderbird/"
+
+
+def enterprise_text() -> str:
+    """README.txt's paragraph on the AutoConfig files (advisor.export.ENTERPRISE_DIR)."""
+    return _(
+        "thunderbird/enterprise/ - for IT staff, to add the account to profiles already in use"
+        " without touching their other accounts: copy mozilla.cfg into the Thunderbird"
+        " installation folder ({windows} on Windows, {macos} on macOS, {linux} on Linux) and"
+        " defaults/pref/autoconfig.js into its defaults/pref folder, then restart Thunderbird."
+        " At the next start Thunderbird adds the account to each profile that lacks it, once;"
+        " the files act for every user of the computer. If the installation already has an"
+        " AutoConfig file, add the lines of mozilla.cfg to it instead."
+    ).format(windows=INSTALL_WINDOWS, macos=INSTALL_MACOS, linux=INSTALL_LINUX)
 
 
 def provider_text(help_: ProviderHelp, lang: str) -> str:

@@ -27,12 +27,19 @@ from dataclasses import dataclass
 from urllib.parse import quote
 
 from advisor import facts, i18n
-from advisor.export import XML_FOLDER_WINDOWS, outlook_takes_files
+from advisor.export import ENTERPRISE_CFG, ENTERPRISE_JS, XML_FOLDER_WINDOWS, outlook_takes_files
 from advisor.formats.apple import GOOGLE_PAYLOAD, MAIL_PAYLOAD
 from advisor.formats.apple import profile_kind as apple_kind
 from advisor.formats.plan import AccountPlan, OAuthPlatform, ServerSetting
 from advisor.i18n import _
-from advisor.instructions import NEW_PROFILE_COMMAND, NEW_PROFILE_START, sign_in_lines
+from advisor.instructions import (
+    INSTALL_LINUX,
+    INSTALL_MACOS,
+    INSTALL_WINDOWS,
+    NEW_PROFILE_COMMAND,
+    NEW_PROFILE_START,
+    sign_in_lines,
+)
 from advisor.needs import Client
 from advisor.recommend import Choice, Recommendation
 
@@ -227,6 +234,14 @@ class _Files:
     @property
     def user_js(self) -> str | None:
         return self.get("thunderbird/user.js")
+
+    @property
+    def enterprise_cfg(self) -> str | None:
+        return self.get(ENTERPRISE_CFG)
+
+    @property
+    def enterprise_js(self) -> str | None:
+        return self.get(ENTERPRISE_JS)
 
     @property
     def autodiscover_xml(self) -> str | None:
@@ -552,6 +567,35 @@ def _thunderbird(plan: AccountPlan, files: _Files) -> _ClientContent:
         label = _(
             "Or in a new profile of its own (never copy user.js into a profile you already use:"
             " it replaces that profile's list of accounts):"
+        )
+        blocks.append(Steps(label, steps))
+    if files.enterprise_cfg is not None and files.enterprise_js is not None:
+        steps = (
+            _step(
+                _(
+                    "Copy {file} into the Thunderbird installation folder: {windows} on Windows,"
+                    " {macos} on macOS, {linux} on Linux."
+                ),
+                file=FileLink(files.enterprise_cfg),
+                windows=Code(INSTALL_WINDOWS),
+                macos=Code(INSTALL_MACOS),
+                linux=Code(INSTALL_LINUX),
+            ),
+            _step(
+                _('Copy {file} into its "defaults/pref" folder.'),
+                file=FileLink(files.enterprise_js),
+            ),
+            _step(
+                _(
+                    "Restart Thunderbird: it adds the account to each profile that lacks it, once,"
+                    " for every user of the computer. If the installation already has an"
+                    " AutoConfig file, add the lines of mozilla.cfg to it instead."
+                )
+            ),
+        )
+        label = _(
+            "For IT staff, to add the account to profiles already in use (their other accounts"
+            " stay as they are):"
         )
         blocks.append(Steps(label, steps))
     if not blocks:

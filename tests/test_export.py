@@ -107,6 +107,8 @@ def test_imap_export_for_every_client(capsys: pytest.CaptureFixture[str], tmp_pa
         "outlook/autodiscover-example.test.reg",
         "outlook/autodiscover-example.test.xml",
         "outlook/example.test.prf",
+        "thunderbird/enterprise/defaults/pref/autoconfig.js",
+        "thunderbird/enterprise/mozilla.cfg",
         "thunderbird/example.test.xml",
         "thunderbird/user.js",
     ]

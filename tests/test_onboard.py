@@ -157,6 +157,8 @@ def test_mixed_csv_two_domains_two_languages(
         "setup-sheet.html",
         "setup-sheet.md",
         "thunderbird/alpha.test.xml",
+        "thunderbird/enterprise/defaults/pref/autoconfig.js",
+        "thunderbird/enterprise/mozilla.cfg",
         "thunderbird/user.js",
     ]
     user_js = (ana / "thunderbird" / "user.js").read_text()

@@ -285,6 +285,8 @@ def test_imap_sheet_says_everything_in_both_formats() -> None:
     assert hrefs == {
         "thunderbird/example.test.xml",
         "thunderbird/user.js",
+        "thunderbird/enterprise/mozilla.cfg",
+        "thunderbird/enterprise/defaults/pref/autoconfig.js",
         "outlook/autodiscover-example.test.xml",
         "outlook/autodiscover-example.test.reg",
         "outlook/example.test.prf",
@@ -293,6 +295,25 @@ def test_imap_sheet_says_everything_in_both_formats() -> None:
     }
     for href in hrefs:
         assert f"]({href})" in md
+
+
+def test_thunderbird_steps_never_put_user_js_into_a_profile_in_use() -> None:
+    plan, rec, files = make("imap")
+    for lang in ("en", "fr"):
+        md, _page = both(plan, rec, files, lang=lang, clients=(Client.THUNDERBIRD,))
+        section = md.split("### Thunderbird")[1]
+        # The isp/ file for the profile in use comes first; user.js only in a new
+        # profile the steps create; AutoConfig for IT staff.
+        assert section.index("example.test.xml") < section.index("user.js")
+        assert '-CreateProfile "mail-setup <folder>"' in section
+        assert "thunderbird -P mail-setup" in section
+        assert "Profile Folder" not in section  # the old "copy it into your profile" route
+        assert "quickest" not in section
+        assert "enterprise/mozilla.cfg" in section
+    english = both(plan, rec, files, clients=(Client.THUNDERBIRD,))[0]
+    assert "never copy user.js into a profile you already use" in english
+    french = both(plan, rec, files, lang="fr", clients=(Client.THUNDERBIRD,))[0]
+    assert "ne copiez jamais user.js dans un profil que vous utilisez déjà" in french
 
 
 def test_title_is_the_address_when_there_is_no_name() -> None:

@@ -149,6 +149,10 @@ def test_every_output_says_the_truth_about_sign_in(
         assert text in readme
     if case.auth[0] == "OAuth2":
         assert "the mail client asks for it the first time" not in readme
+    # Issue 14, point 2: user.js only in a new profile the steps create; AutoConfig for IT.
+    assert "never for one you already use" in readme
+    assert 'thunderbird -CreateProfile "mail-setup <folder>"' in readme
+    assert "thunderbird/enterprise/" in readme
 
     french = export_offline(capsys, tmp_path / "fr", case.address, "fr")
     assert case.sign_in_fr in " ".join(french["README.txt"].decode().split())

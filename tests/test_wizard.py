@@ -156,6 +156,8 @@ def test_full_flow_writes_files_and_answers(tmp_path: Path) -> None:
     assert names == [
         "README.txt",
         "apple/example.test.mobileconfig",
+        "thunderbird/enterprise/defaults/pref/autoconfig.js",
+        "thunderbird/enterprise/mozilla.cfg",
         "thunderbird/example.test.xml",
         "thunderbird/user.js",
     ]

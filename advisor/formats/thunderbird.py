@@ -50,6 +50,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Final
 
 from advisor.formats.plan import AccountPlan, DomainConfig, OAuth2Setting, ServerSetting
@@ -95,7 +96,6 @@ _XML_AUTH = frozenset(AUTH_METHOD_PREF)
 _SASL_AUTH = re.compile(r"SASL [A-Z0-9_-]{1,20}")
 
 _INCOMING = (Protocol.IMAP, Protocol.POP3)
-_KEY_ACCOUNT, _KEY_SERVER, _KEY_IDENTITY, _KEY_SMTP = "account1", "server1", "id1", "smtp1"
 
 # Placeholders Thunderbird fills in a clientConfig, never in prefs.
 _PLACEHOLDER = re.compile(r"%(?:EMAILADDRESS|EMAILLOCALPART|EMAILDOMAIN|REALNAME)%")
@@ -242,9 +242,10 @@ PrefValue = str | int | bool
 
 _USER_JS_HEADER = """\
 // Thunderbird user.js written by mail-setup-advisor: one mail account.
-// Use it in a NEW, empty profile: put this file in the profile folder, start
-// Thunderbird once, then delete this file. Thunderbird applies user.js at every
-// start, so a kept copy would undo later changes and hide accounts added later.
+// Only for a NEW, empty profile (thunderbird -CreateProfile "name folder"): it
+// sets the profile's whole account list, so in a profile in use it would hide
+// the other accounts. Put this file in the new profile folder, start Thunderbird
+// once, then delete this file: Thunderbird applies user.js at every start.
 // No password is stored here: Thunderbird asks for it at the first connection.
 """
 
@@ -350,12 +351,22 @@ def _concrete(text: str, what: str) -> str:
     return text
 
 
-def render_user_js(plan: AccountPlan) -> str:
-    """A ``user.js`` creating the plan's IMAP or POP3 account, identity and SMTP server.
+@dataclass(frozen=True)
+class _Keys:
+    """The pref keys of one account: ``mail.account.<account>``, ``mail.server.<server>``..."""
 
-    Raises :class:`ValueError` for an Exchange plan (see
-    :func:`thunderbird_supports`) and for values no pref can hold.
-    """
+    account: str
+    server: str
+    identity: str
+    smtp: str
+
+
+Section = tuple[str, list[tuple[str, PrefValue]]]
+
+
+def _account_sections(plan: AccountPlan, keys: _Keys) -> list[Section]:
+    """The prefs of the plan's account, identity and SMTP server under ``keys``,
+    without the lists that name them (``mail.accountmanager.accounts``, ``mail.smtpservers``)."""
     ok, why = thunderbird_supports(plan)
     if not ok:
         raise ValueError(why)
@@ -371,19 +382,14 @@ def render_user_js(plan: AccountPlan) -> str:
     ):
         raise ValueError(f"outgoing server {outgoing.hostname!r}: not an SMTP server on 1-65535")
 
-    account = f"mail.account.{_KEY_ACCOUNT}"
-    server = f"mail.server.{_KEY_SERVER}"
-    identity = f"mail.identity.{_KEY_IDENTITY}"
-    smtp = f"mail.smtpserver.{_KEY_SMTP}"
-    sections: list[tuple[str, list[tuple[str, PrefValue]]]] = [
+    account = f"mail.account.{keys.account}"
+    server = f"mail.server.{keys.server}"
+    identity = f"mail.identity.{keys.identity}"
+    smtp = f"mail.smtpserver.{keys.smtp}"
+    sections: list[Section] = [
         (
-            "Account list",
-            [
-                ("mail.accountmanager.accounts", _KEY_ACCOUNT),
-                ("mail.accountmanager.defaultaccount", _KEY_ACCOUNT),
-                (f"{account}.server", _KEY_SERVER),
-                (f"{account}.identities", _KEY_IDENTITY),
-            ],
+            "Account",
+            [(f"{account}.server", keys.server), (f"{account}.identities", keys.identity)],
         )
     ]
     incoming_prefs: list[tuple[str, PrefValue]] = [
@@ -414,14 +420,12 @@ def render_user_js(plan: AccountPlan) -> str:
         (f"{identity}.fullName", plan.full_name),
     ]
     if outgoing is not None:
-        identity_prefs.append((f"{identity}.smtpServer", _KEY_SMTP))
+        identity_prefs.append((f"{identity}.smtpServer", keys.smtp))
     identity_prefs.append((f"{identity}.valid", True))
     sections.append(("Identity", identity_prefs))
 
     if outgoing is not None:
         smtp_prefs: list[tuple[str, PrefValue]] = [
-            ("mail.smtpservers", _KEY_SMTP),
-            ("mail.smtp.defaultserver", _KEY_SMTP),
             (f"{smtp}.type", "smtp"),
             (f"{smtp}.description", plan.provider_name),
             (f"{smtp}.hostname", outgoing.hostname),
@@ -436,12 +440,154 @@ def render_user_js(plan: AccountPlan) -> str:
             )
         sections.append(("Outgoing server (SMTP)", smtp_prefs))
 
+    return sections
+
+
+def render_user_js(plan: AccountPlan) -> str:
+    """A ``user.js`` creating the plan's IMAP or POP3 account, identity and SMTP server.
+
+    Raises :class:`ValueError` for an Exchange plan (see
+    :func:`thunderbird_supports`) and for values no pref can hold.
+    """
+    keys = _Keys("account1", "server1", "id1", "smtp1")
+    account_list: list[tuple[str, PrefValue]] = [
+        ("mail.accountmanager.accounts", keys.account),
+        ("mail.accountmanager.defaultaccount", keys.account),
+    ]
+    sections: list[Section] = [("Account list", account_list), *_account_sections(plan, keys)]
+    if plan.outgoing is not None:
+        smtp_list: list[tuple[str, PrefValue]] = [
+            ("mail.smtpservers", keys.smtp),
+            ("mail.smtp.defaultserver", keys.smtp),
+        ]
+        sections.append(("Outgoing server list", smtp_list))
+
     lines = [_USER_JS_HEADER]
     for title, prefs in sections:
         lines.append(f"// {title}")
         lines.extend(_user_pref(name, value) for name, value in prefs)
         lines.append("")
     return "\n".join(lines)
+
+
+# --- enterprise AutoConfig: add the account to profiles that already exist -------------
+
+# Thunderbird's enterprise AutoConfig (the same as Firefox's, modules/libpref and
+# extensions/pref/autoconfig in mozilla-central): a default-prefs file in
+# <installdir>/defaults/pref/ names a script in <installdir>/ that Thunderbird runs
+# at every start, for every profile, with getPref()/pref()/defaultPref()/lockPref()
+# from prefcalls.js. Its first line is skipped, so it must be a comment;
+# obscure_value 0 means the script is plain text (not byte-shifted).
+AUTOCONFIG_CFG_NAME: Final = "mozilla.cfg"
+AUTOCONFIG_JS = f"""\
+// Mail Setup Advisor: run {AUTOCONFIG_CFG_NAME} (Thunderbird AutoConfig) at every start.
+pref("general.config.filename", "{AUTOCONFIG_CFG_NAME}");
+pref("general.config.obscure_value", 0);
+"""
+
+_CFG_TEMPLATE = """\
+// Mail Setup Advisor: adds the mail account {email} to every Thunderbird profile, once.
+// Install: this file in the Thunderbird installation folder, autoconfig.js in its
+// defaults/pref/ folder. Thunderbird runs it at every start, for every profile of
+// every user of the machine. It touches nothing else: the account gets keys of its
+// own (derived from the address), it is appended to the account and SMTP server
+// lists only when it is not there yet, and never again once it was added (the
+// person may have removed it). No password is stored here.
+(function () {{
+  "use strict";
+  var ACCOUNT = {account}, SERVER = {server}, IDENTITY = {identity}, SMTP = {smtp};
+  var DONE = {done};
+  var PREFS = [
+{prefs}
+  ];
+
+  function list(name) {{
+    var value = getPref(name);
+    if (typeof value != "string") {{
+      return [];
+    }}
+    return value.split(",").map(function (key) {{ return key.trim(); }})
+      .filter(function (key) {{ return key.length > 0; }});
+  }}
+
+  function append(name, key) {{
+    var keys = list(name);
+    if (keys.indexOf(key) < 0) {{
+      keys.push(key);
+      pref(name, keys.join(","));
+    }}
+  }}
+
+  function addAccount() {{
+    if (getPref(DONE) === true || list("mail.accountmanager.accounts").indexOf(ACCOUNT) >= 0) {{
+      return;
+    }}
+    for (var i = 0; i < PREFS.length; i++) {{
+      pref(PREFS[i][0], PREFS[i][1]);
+    }}
+{smtp_list}    append("mail.accountmanager.accounts", ACCOUNT);
+    pref(DONE, true);
+  }}
+
+  // The profile's own prefs (prefs.js) must be read before the lists are
+  // extended: wait for "profile-after-change", before any window or account
+  // is loaded. A sandboxed AutoConfig (general.config.sandbox_enabled) has no
+  // Services: there the prefs are already read when this file runs.
+  var done = false;
+  function once() {{
+    if (!done) {{
+      done = true;
+      addAccount();
+    }}
+  }}
+  if (typeof Services == "object") {{
+    Services.obs.addObserver({{ observe: once }}, "profile-after-change");
+  }} else {{
+    once();
+  }}
+}})();
+"""
+
+
+def account_keys(email: str) -> _Keys:
+    """Pref keys of the account for ``email`` that no other account has: Thunderbird
+    numbers its own (account1, server2...), ours carry a hash of the address."""
+    import hashlib
+
+    digest = hashlib.sha256(email.strip().lower().encode("utf-8")).hexdigest()[:12]
+    tag = f"msa{digest}"
+    return _Keys(f"account_{tag}", f"server_{tag}", f"id_{tag}", f"smtp_{tag}")
+
+
+def render_mozilla_cfg(plan: AccountPlan) -> str:
+    """The AutoConfig script that appends the plan's account to a profile when absent.
+
+    Same values as :func:`render_user_js`, under :func:`account_keys`; the
+    account list, the SMTP server list and the default account are only ever
+    appended to, never replaced. Raises :class:`ValueError` as
+    :func:`render_user_js` does.
+    """
+    keys = account_keys(plan.email)
+    prefs = [pref for _title, section in _account_sections(plan, keys) for pref in section]
+    lines = ",\n".join(f"    [{js_string(name)}, {_js_value(value)}]" for name, value in prefs)
+    smtp_list = ""
+    if plan.outgoing is not None:
+        smtp_list = '    append("mail.smtpservers", SMTP);\n'
+    return _CFG_TEMPLATE.format(
+        email=_comment_text(plan.email),
+        account=js_string(keys.account),
+        server=js_string(keys.server),
+        identity=js_string(keys.identity),
+        smtp=js_string(keys.smtp),
+        done=js_string(f"mail.setupadvisor.{keys.account}.added"),
+        prefs=lines,
+        smtp_list=smtp_list,
+    )
+
+
+def _comment_text(text: str) -> str:
+    """``text`` for a // comment: printable ASCII only, so nothing can end the comment."""
+    return "".join(c if " " <= c <= "~" else "?" for c in text)
 
 
 # --- user.js: reading ----------------------------------------------------------------

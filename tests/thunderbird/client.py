@@ -52,6 +52,8 @@ __all__ = [
     "ProfileAccounts",
     "ServerView",
     "Thunderbird",
+    "installation_dir",
+    "lab_installation",
     "session_members",
     "thunderbird_binary",
 ]
@@ -342,6 +344,73 @@ return (async () => {
 )
 
 
+_JS_MAIL_PREFS = r"""
+const b = Services.prefs;
+const value = name => {
+  switch (b.getPrefType(name)) {
+    case b.PREF_STRING: return b.getStringPref(name);
+    case b.PREF_INT: return b.getIntPref(name);
+    case b.PREF_BOOL: return b.getBoolPref(name);
+  }
+  return null;
+};
+return Object.fromEntries(
+  b.getChildList("mail.").filter(name => b.prefHasUserValue(name)).map(n => [n, value(n)]));
+"""
+
+
+# --- a lab copy of the installation folder --------------------------------------------
+
+_INSTALL_DIRS = ("/usr/lib/thunderbird", "/usr/lib64/thunderbird", "/opt/thunderbird")
+
+
+def installation_dir() -> Path | None:
+    """The folder with Thunderbird's omni.ja and defaults/ (the Debian ``thunderbird``
+    command is a wrapper script in /usr/bin), or None."""
+    binary = thunderbird_binary()
+    candidates = [Path(binary).resolve().parent] if binary else []
+    candidates += [Path(d) for d in _INSTALL_DIRS]
+    return next((d for d in candidates if (d / "omni.ja").exists()), None)
+
+
+def lab_installation(target: Path, extra: Mapping[str, bytes]) -> Path:
+    """A private installation folder at ``target``: the real one plus ``extra`` files.
+
+    Thunderbird reads ``defaults/pref/*.js`` and the AutoConfig script from its
+    own installation folder (the "GreD" directory), which it finds from the real
+    path of its executable. So the executable is copied (590 kB) while every
+    other entry is a symbolic link to the real one, and ``defaults/pref/`` is a
+    folder of our own: ``extra`` (paths relative to the installation folder)
+    lands in the copy, and nothing under /usr/lib/thunderbird is ever written.
+    """
+    real = installation_dir()
+    if real is None:
+        raise Unavailable(INSTALL_HINT)
+    target.mkdir(parents=True)
+    for entry in real.iterdir():
+        if entry.name == "defaults":
+            continue
+        if entry.name.startswith("thunderbird") and entry.is_file() and not entry.is_symlink():
+            shutil.copy2(entry, target / entry.name)  # the executables: GreD is their folder
+        elif entry.is_symlink() and entry.name.startswith("thunderbird"):
+            (target / entry.name).symlink_to(os.readlink(entry))  # thunderbird -> thunderbird-bin
+        else:
+            (target / entry.name).symlink_to(entry.resolve())
+    defaults = (real / "defaults").resolve()
+    (target / "defaults").mkdir()
+    for entry in defaults.iterdir():
+        if entry.name != "pref":
+            (target / "defaults" / entry.name).symlink_to(entry.resolve())
+    (target / "defaults" / "pref").mkdir()
+    for entry in (defaults / "pref").iterdir():
+        (target / "defaults" / "pref" / entry.name).symlink_to(entry.resolve())
+    for name, data in extra.items():
+        path = target / name
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(data)
+    return target
+
+
 # --- the process ----------------------------------------------------------------------
 
 
@@ -353,12 +422,25 @@ def _pref_line(name: str, value: bool | int | str) -> str:
 class Thunderbird:
     """One Thunderbird process on its own profile, HOME and log, under ``workdir``."""
 
-    def __init__(self, workdir: Path, *, user_js: str | None = None) -> None:
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        user_js: str | None = None,
+        prefs: Mapping[str, bool | int | str] | None = None,
+        install: Path | None = None,
+    ) -> None:
+        """``prefs`` go to the new profile's prefs.js next to ours (an existing
+        profile, as Thunderbird would have saved it); ``install`` is a
+        Thunderbird installation folder to run instead of the one on PATH
+        (see :func:`lab_installation`)."""
         self.workdir = workdir
         self.profile = workdir / "profile"
         self.home = workdir / "home"
         self.log_path = workdir / "thunderbird.log"
         self.user_js = user_js
+        self.prefs = dict(prefs or {})
+        self.install = install
         self._process: subprocess.Popen[bytes] | None = None
         self._marionette: Marionette | None = None
 
@@ -384,11 +466,19 @@ class Thunderbird:
         binary = thunderbird_binary()
         if binary is None:
             raise Unavailable(INSTALL_HINT)
-        for folder in (self.profile, self.home):
-            folder.mkdir(parents=True)
-        (self.profile / "prefs.js").write_text("".join(_pref_line(k, v) for k, v in _PREFS.items()))
-        if self.user_js is not None:
-            (self.profile / "user.js").write_text(self.user_js, encoding="utf-8")
+        if self.install is not None:
+            binary = str(self.install / "thunderbird")
+        if not self.profile.exists():  # else: a later start of the same profile
+            for folder in (self.profile, self.home):
+                folder.mkdir(parents=True)
+            prefs = {**self.prefs, **_PREFS}
+            (self.profile / "prefs.js").write_text(
+                "".join(_pref_line(k, v) for k, v in prefs.items())
+            )
+            if self.user_js is not None:
+                (self.profile / "user.js").write_text(self.user_js, encoding="utf-8")
+        # A killed Thunderbird leaves its port file behind: never read a stale port.
+        (self.profile / "MarionetteActivePort").unlink(missing_ok=True)
         env = {
             key: value
             for key, value in os.environ.items()
@@ -528,6 +618,14 @@ class Thunderbird:
                 outgoing=tuple(_server(s) for s in item["outgoing"]),
             )
         return found
+
+    def mail_prefs(self) -> dict[str, bool | int | str]:
+        """Every pref with a value of its own under ``mail.``, as Thunderbird holds it."""
+        return dict(self.execute(_JS_MAIL_PREFS))
+
+    def save_prefs(self) -> None:
+        """Write prefs.js now, as quitting would (:meth:`stop` kills the process)."""
+        self.execute("Services.prefs.savePrefFile(null);")
 
     def profile_accounts(self) -> ProfileAccounts:
         """The accounts, identities and SMTP servers Thunderbird's services hold."""

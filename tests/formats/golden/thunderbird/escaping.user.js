@@ -1,12 +1,15 @@
 // Thunderbird user.js written by mail-setup-advisor: one mail account.
-// Use it in a NEW, empty profile: put this file in the profile folder, start
-// Thunderbird once, then delete this file. Thunderbird applies user.js at every
-// start, so a kept copy would undo later changes and hide accounts added later.
+// Only for a NEW, empty profile (thunderbird -CreateProfile "name folder"): it
+// sets the profile's whole account list, so in a profile in use it would hide
+// the other accounts. Put this file in the new profile folder, start Thunderbird
+// once, then delete this file: Thunderbird applies user.js at every start.
 // No password is stored here: Thunderbird asks for it at the first connection.
 
 // Account list
 user_pref("mail.accountmanager.accounts", "account1");
 user_pref("mail.accountmanager.defaultaccount", "account1");
+
+// Account
 user_pref("mail.account.account1.server", "server1");
 user_pref("mail.account.account1.identities", "id1");
 
@@ -28,8 +31,6 @@ user_pref("mail.identity.id1.smtpServer", "smtp1");
 user_pref("mail.identity.id1.valid", true);
 
 // Outgoing server (SMTP)
-user_pref("mail.smtpservers", "smtp1");
-user_pref("mail.smtp.defaultserver", "smtp1");
 user_pref("mail.smtpserver.smtp1.type", "smtp");
 user_pref("mail.smtpserver.smtp1.description", "Bob's <\"Mail\"> & Co");
 user_pref("mail.smtpserver.smtp1.hostname", "smtp.example.com");
@@ -37,3 +38,7 @@ user_pref("mail.smtpserver.smtp1.port", 465);
 user_pref("mail.smtpserver.smtp1.try_ssl", 3);
 user_pref("mail.smtpserver.smtp1.authMethod", 3);
 user_pref("mail.smtpserver.smtp1.username", "bob@example.com");
+
+// Outgoing server list
+user_pref("mail.smtpservers", "smtp1");
+user_pref("mail.smtp.defaultserver", "smtp1");
