@@ -368,7 +368,13 @@ def export(
 ) -> None:
     """Write ready-to-import files for Thunderbird, Outlook and Apple, and a README.txt."""
     _set_debug(debug)
-    from advisor.export import ClientKind, account_plan, choose_protocol, render_files
+    from advisor.export import (
+        ClientKind,
+        account_plan,
+        choose_protocol,
+        inside,
+        render_files,
+    )
     from advisor.fsutil import write_all
     from advisor.planning import plan
 
@@ -402,11 +408,15 @@ def export(
     )
     files = render_files(account, [ClientKind(k) for k in kinds], lang=result.lang)
     # All clients' files or none, never through a link planted inside --out.
-    written = write_all({out / f.name: f.data for f in files}, force=force, root=out)
-    sys.stdout.write(f"{chosen.upper()} settings for {account.email} written to {out}:\n")
+    written = write_all({inside(out, f.name): f.data for f in files}, force=force, root=out)
+    from advisor.formats.text import escape_controls
+
+    shown = escape_controls(str(out))  # the folder as typed: may hold anything
+    sys.stdout.write(f"{chosen.upper()} settings for {account.email} written to {shown}:\n")
     for f in files:
         sys.stdout.write(f"  {f.name:<42} {f.what}\n")
-    sys.stdout.write(f"Next: read {out / 'README.txt'} for the import steps.\n")
+    readme = escape_controls(str(out / "README.txt"))
+    sys.stdout.write(f"Next: read {readme} for the import steps.\n")
     raise typer.Exit(EXIT_OK if written else EXIT_USER_ERROR)
 
 

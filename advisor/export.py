@@ -9,10 +9,12 @@ network, and nothing ever holds a password.
 from __future__ import annotations
 
 import functools
+import os
 import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
+from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
@@ -414,12 +416,38 @@ def choose_protocol(
     )
 
 
+# A file name of an export: folder/name.ext from validated host names, nothing else.
+_FILE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
+
+
+def check_file_name(name: str) -> str:
+    """``name`` if it is a relative path of plain parts (no ``..``, no root, no
+    backslash); AdvisorError otherwise: every output path is built from it."""
+    parts = name.split("/")
+    if len(parts) > 3 or not all(_FILE_PART.fullmatch(p) and ".." not in p for p in parts):
+        raise AdvisorError(f"refusing to write the file {name!r}: not a plain file name")
+    return name
+
+
+def inside(out: Path, name: str) -> Path:
+    """``out/name``, checked to stay inside ``out`` (even through a symbolic link
+    already there); AdvisorError otherwise, before anything is written."""
+    path = out / check_file_name(name)
+    root = os.path.realpath(out)
+    if os.path.commonpath([root, os.path.realpath(path)]) != root:
+        raise AdvisorError(f"refusing to write {path}: it would land outside {out}")
+    return path
+
+
 @dataclass(frozen=True)
 class ExportFile:
     name: str  # relative to the output folder
     data: bytes
     client: ClientKind
     what: str  # one line for people
+
+    def __post_init__(self) -> None:
+        check_file_name(self.name)
 
 
 def outlook_takes_files(plan: AccountPlan) -> bool:

@@ -24,8 +24,12 @@ def _security(value: str) -> str:
 
 def readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> str:
     """The README.txt in ``lang`` (this thread only: exports in several languages can run at once)."""
+    from advisor.formats.text import escape_controls
+
     with i18n.language(lang):
-        return _readme(plan, clients, lang=lang)
+        # Names and notes come from reports, servers and rule files: a README opened
+        # in a terminal (cat, less -r) must not carry their control or bidi characters.
+        return escape_controls(_readme(plan, clients, lang=lang), keep_lines=True)
 
 
 def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> str:

@@ -782,8 +782,11 @@ def _write(path: Path, data: bytes, root: Path) -> None:
 
 
 def _csv_cell(value: object) -> str:
-    """A cell that a spreadsheet shows as text, never runs as a formula."""
-    text = "" if value is None else str(value)
+    """A cell that a spreadsheet shows as text, never runs as a formula, with control
+    and bidi characters (from the CSV, servers or rule files) shown escaped."""
+    from advisor.formats.text import escape_controls
+
+    text = "" if value is None else escape_controls(str(value))
     if text[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + text
     return text

@@ -226,8 +226,12 @@ class QuestionaryPrompter:
         self._waiting = True
 
     def say(self, text: str = "") -> None:
+        from advisor.formats.text import escape_controls
+
         self._end_waiting()
-        self._out.write(_fit(text) + "\n")
+        # Provider names, warnings and paths come from servers and reports: no raw
+        # ESC, C1 control or bidi override ever reaches the terminal.
+        self._out.write(_fit(escape_controls(text, keep_lines=True)) + "\n")
         self._out.flush()
 
     def _dim(self, text: str) -> None:

@@ -193,8 +193,6 @@ _SASL = re.compile(r"[A-Z0-9_-]{1,20}")
 _HTTP_SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9!#$%&'*+.^_`|~-]{0,39}")
 # Provider and hosting ids ("microsoft365", "gmx.com"): lower-case names.
 _ID = re.compile(r"[a-z0-9](?:[a-z0-9._-]{0,98}[a-z0-9])?")
-# RFC 3986 §2: the characters a URL is made of; anything else is not a URL.
-_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
 # Mozilla autoconfig placeholders: a report names concrete logins, never templates.
 _PLACEHOLDER = re.compile(r"%[A-Za-z]+%")
 EXCHANGE_HOSTING = ("microsoft365", "on-premises")
@@ -320,23 +318,14 @@ def hostname(value: object, where: str) -> str:
 
 def https_url(value: object, where: str) -> str | None:
     """An ``https://`` URL with a valid host name, or None; ReportError otherwise."""
-    from urllib.parse import urlsplit
+    from advisor.formats.text import url_problem
 
     text = _text_or_none(value, where, limit=MAX_URL)
     if not text:
         return None
-    if not _URL_CHARS.fullmatch(text):
-        raise _bad(where, "an https:// URL (no spaces, quotes or non-ASCII characters)", value)
-    try:
-        parts = urlsplit(text)
-        port = parts.port
-    except ValueError:
-        raise _bad(where, "an https:// URL", value) from None
-    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc:
-        raise _bad(where, "an https:// URL with a host name", value)
-    hostname(parts.hostname, where + " host")
-    if port == 0:
-        raise _bad(where, "an https:// URL with a port from 1 to 65535", value)
+    problem = url_problem(text)
+    if problem is not None:
+        raise _bad(where, problem, value)
     return text
 
 
@@ -627,12 +616,23 @@ def _server_line(c: Candidate) -> str:
     )
 
 
+def _markup_escape() -> Callable[[str], str]:
+    """rich's markup escaping, plus ours: rich passes ESC, C1 controls and bidi
+    overrides to the terminal, so text from servers, reports or rule files is shown
+    with them escaped (``\\x1b``, ``\\u202e``)."""
+    from rich.markup import escape
+
+    from advisor.formats.text import escape_controls
+
+    return lambda text: escape(escape_controls(text))
+
+
 def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = False) -> None:
     """The human report: steps, chosen servers, warnings. Fits 80 columns.
 
     Written in the current language (:func:`advisor.i18n.set_language`).
     """
-    from rich.markup import escape
+    escape = _markup_escape()
     from rich.table import Table
 
     title = _("Discovery for {address}").format(address=report.address)
@@ -765,7 +765,7 @@ def _item(
 
 
 def _alternative(console: Console, choice: Choice, *, lang: str, explain: bool) -> None:
-    from rich.markup import escape
+    escape = _markup_escape()
 
     name = _PROTOCOL_NAMES[choice.protocol]
     if choice.excluded:
@@ -793,7 +793,7 @@ def render_recommendation(
     ``explain`` (home users) the reasons are plain sentences; with it (``--explain``,
     IT staff) each carries its points and rule id, and alternatives their scores.
     """
-    from rich.markup import escape
+    escape = _markup_escape()
 
     if lang != i18n.current_language():
         i18n.set_language(lang)

@@ -170,8 +170,11 @@ _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
 
 
 def _clean(value: str) -> str:
-    """One line of text: control characters and line breaks (a CSV may hold any) become spaces."""
-    return _CONTROL.sub(" ", value).strip()
+    """One line of text: control characters and line breaks (a CSV may hold any) become
+    spaces; bidi overrides and lone surrogates are shown escaped (``\\u202e``)."""
+    from advisor.formats.text import escape_controls
+
+    return escape_controls(_CONTROL.sub(" ", value).strip())
 
 
 # ---------------------------------------------------------- vocabulary

@@ -559,7 +559,7 @@ class Wizard:
         local: str,
         protocol: str,
     ) -> list[Path]:
-        from advisor.export import ClientKind, account_plan, render_files
+        from advisor.export import ClientKind, account_plan, inside, render_files
 
         wanted = self.options.clients or self.options.out is not None
         if not wanted and not self._confirm(
@@ -602,7 +602,7 @@ class Wizard:
             keep_days=rec.keep_days,
         )
         files = render_files(account, [ClientKind(k) for k in kinds], lang=current_language())
-        if not self._write({out / f.name: f.data for f in files}):
+        if not self._write({inside(out, f.name): f.data for f in files}):
             return []
         self.p.say("")
         self.p.say(

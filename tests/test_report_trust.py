@@ -10,11 +10,16 @@ from __future__ import annotations
 import io
 import json
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from advisor.errors import AdvisorError
+from advisor.export import ClientKind, ExportFile
+from advisor.formats.plan import ExchangeSetting, ServerSetting, UnsafeValueError
+from advisor.models import Protocol, Security
 from advisor.report import ReportError, WrongAddressError, from_json
 from tests.lab.servers import Lab
 from tests.test_discovery import run_cli
@@ -335,3 +340,171 @@ def test_a_saved_report_reads_back_into_the_same_model() -> None:
         from_json(doc, address="bob@example.test")
     with pytest.raises(ReportError, match=r"incoming\[2\]\.port"):
         from_json(report(incoming=[*doc["incoming"], {**doc["incoming"][0], "port": 1.5}]))
+
+
+# ------------------------------------------------ writers: defence in depth
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["http://mail.example.test/EWS", "javascript:alert(1)", "https://a b/", "https://x.test\x00/"],
+)
+def test_plans_refuse_urls_no_file_may_carry(url: str) -> None:
+    with pytest.raises(UnsafeValueError, match="URL"):
+        ExchangeSetting(ews_url=url)
+    with pytest.raises(UnsafeValueError, match="URL"):
+        ExchangeSetting(activesync_url=url)
+
+
+@pytest.mark.parametrize("port", [-1, 0, 65536, 70000, True, 993.7, "993"])
+def test_plans_refuse_ports_out_of_range(port: Any) -> None:
+    with pytest.raises(UnsafeValueError, match="port"):
+        ServerSetting(Protocol.IMAP, "imap.example.test", port, Security.SSL, "jane")
+
+
+@pytest.mark.parametrize(
+    "host",
+    [
+        "imap example.test",
+        'imap".example.test',
+        "<script>",
+        "imap.\u202eexample.test",
+        "a\x00b.test",
+    ],
+)
+def test_plans_refuse_host_names_no_file_may_carry(host: str) -> None:
+    with pytest.raises(UnsafeValueError, match="host name"):
+        ServerSetting(Protocol.IMAP, host, 993, Security.SSL, "jane")
+    with pytest.raises(UnsafeValueError, match="Exchange server"):
+        ExchangeSetting(server=host)
+
+
+def test_plans_refuse_nul_and_bidi_in_names() -> None:
+    good = ServerSetting(Protocol.IMAP, "imap.example.test", 993, Security.SSL, "jane")
+    for bad in ("jane\x00", "jane\u202e", "ja\ud800ne"):
+        with pytest.raises(UnsafeValueError, match="user name"):
+            replace(good, username=bad)
+
+
+def test_a_name_with_terminal_escapes_is_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    line = export_refused(capsys, tmp_path, report(), "--name", "Jane \x1b[2J\x1b]0;x\x07")
+    assert "\\x1b" in line
+
+
+def test_export_never_follows_a_link_out_of_out(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (out / "thunderbird").symlink_to(elsewhere)
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps(report()))
+    code, _out, err = run_cli(
+        capsys, "export", "jane@example.test", "--from-json", str(saved), "--out", str(out)
+    )
+    line = one_line_error(code, err)
+    assert "outside" in line
+    assert files_under(elsewhere) == []
+    assert files_under(out) == []
+
+
+@pytest.mark.parametrize("name", ["../x.xml", "/etc/x", "a/../../x", "thunderbird/..", "a\\b"])
+def test_export_file_names_are_plain(name: str) -> None:
+    with pytest.raises(AdvisorError, match="plain file name"):
+        ExportFile(name, b"", ClientKind.ALL, "x")
+
+
+# ------------------------------------------- text to a terminal or a file
+
+HOSTILE_TEXT = "red \x1b[31m title \x1b]0;owned\x07 \u009b2J evil \u202egnp.exe \u2066x"
+
+
+def no_raw_controls(text: str) -> None:
+    for char in ("\x1b", "\x07", "\u009b", "\u202e", "\u2066"):
+        assert char not in text, repr(text)
+
+
+def test_rule_text_reaches_the_terminal_escaped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    rules = tmp_path / "rules"
+    rules.mkdir()
+    explain = json.dumps(HOSTILE_TEXT)  # a TOML basic string is a JSON string here
+    (rules / "hostile.toml").write_text(
+        f'[[rule]]\nid = "hostile"\nwhen = "true"\nscore = {{ imap = 5 }}\n'
+        f"explain.en = {explain}\nexplain.fr = {explain}\n",
+        encoding="utf-8",
+    )
+    saved = tmp_path / "report.json"
+    saved.write_text(json.dumps(report()))
+    code, out, err = run_cli(
+        capsys, "recommend", "jane@example.test", "--from-json", str(saved), "--rules", str(rules)
+    )
+    assert code == 0, err
+    no_raw_controls(out)
+    assert "\\x1b[31m" in out
+    assert "\\u202egnp.exe" in out
+
+
+def test_discovery_text_is_escaped() -> None:
+    from rich.console import Console
+
+    from advisor.models import DiscoveryReport, ProviderFacts, Step, StepStatus
+    from advisor.report import render_text
+
+    # Built directly, as discovery would from a hostile server's answers.
+    hostile = DiscoveryReport(
+        address="jane@example.test",
+        domain="example.test",
+        domain_ascii="example.test",
+        incoming=(),
+        outgoing=(),
+        exchange=None,
+        provider=ProviderFacts(id="x", name=HOSTILE_TEXT),
+        steps=(Step("autoconfig", HOSTILE_TEXT, StepStatus.ERROR, 1.0, HOSTILE_TEXT),),
+        warnings=(HOSTILE_TEXT,),
+        elapsed_ms=1.0,
+        notes=(HOSTILE_TEXT,),
+    )
+    buffer = io.StringIO()
+    render_text(hostile, Console(file=buffer, width=200, color_system=None))
+    no_raw_controls(buffer.getvalue())
+    assert "\\u202egnp.exe" in buffer.getvalue()
+
+
+def test_readme_never_carries_controls() -> None:
+    from advisor.export import account_plan
+    from advisor.instructions import readme
+
+    plan = account_plan(from_json(report()), protocol="imap", full_name="Jane")
+    # A plan refuses such a login (advisor.formats.plan); the README escapes anyway.
+    object.__setattr__(plan.incoming, "username", HOSTILE_TEXT)
+    text = readme(plan, [ClientKind.THUNDERBIRD], lang="en")
+    no_raw_controls(text)
+    assert "\\u202egnp.exe" in text
+
+
+def test_summary_csv_shows_controls_escaped(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    staff = tmp_path / "staff.csv"
+    staff.write_text(f"email,name\njane@gmx.com,{HOSTILE_TEXT}\nbob@gmx.com,Bob\n")
+    out = tmp_path / "out"
+    code, _out, err = run_cli(
+        capsys,
+        "onboard",
+        str(staff),
+        "--out",
+        str(out),
+        "--offline",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--no-progress",
+    )
+    assert code == 1, err  # Jane's row fails: a name with control characters
+    summary = (out / "summary.csv").read_text(encoding="utf-8-sig")
+    no_raw_controls(summary)
+    assert "\\x1b[31m" in summary

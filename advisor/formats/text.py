@@ -63,3 +63,39 @@ def escape_controls(text: str, *, keep_lines: bool = False) -> str:
     With ``keep_lines``, tabs and line ends stay (a whole text file)."""
     pattern = _UNSAFE_KEEPING_LINES if keep_lines else _UNSAFE
     return pattern.sub(_escaped, text)
+
+
+# RFC 3986 §2: the characters a URL is made of; anything else is not a URL.
+_URL_CHARS = re.compile(r"[A-Za-z0-9._~:/?#\[\]@!$&'()*+,;=%-]+")
+MAX_URL = 2048  # the de-facto URL limit of browsers and servers
+
+
+def is_hostname(text: str) -> bool:
+    """``text`` is already a normalised host name (what discovery writes)."""
+    return len(text) <= MAX_HOSTNAME and normalise_hostname(text) == text
+
+
+def url_problem(text: str) -> str | None:
+    """Why ``text`` is not an ``https://`` URL with a valid host name; None if it is one.
+
+    Files only ever point clients at https: an ``http://`` EWS URL would make the
+    Apple profile say ``SSL: false``, a ``javascript:`` one is not a server at all.
+    """
+    from urllib.parse import urlsplit
+
+    if len(text) > MAX_URL:
+        return f"a URL of at most {MAX_URL} characters"
+    if not _URL_CHARS.fullmatch(text):
+        return "an https:// URL (no spaces, quotes or non-ASCII characters)"
+    try:
+        parts = urlsplit(text)
+        port = parts.port
+    except ValueError:
+        return "an https:// URL"
+    if parts.scheme != "https" or not parts.hostname or "@" in parts.netloc:
+        return "an https:// URL with a host name"
+    if normalise_hostname(parts.hostname) is None:
+        return "an https:// URL with a valid host name"
+    if port == 0:
+        return "an https:// URL with a port from 1 to 65535"
+    return None

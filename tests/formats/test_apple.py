@@ -27,8 +27,9 @@ from advisor.formats.apple import (
     payload_uuid,
     render_mobileconfig,
 )
-from advisor.formats.plan import AccountPlan, ExchangeSetting
+from advisor.formats.plan import AccountPlan, ExchangeSetting, UnsafeValueError
 from advisor.models import Protocol, Security
+from tests.formats.plan_text import plan_text
 from tests.formats.test_outlook import NOT_XML, PLANS
 
 GOLDEN = Path(__file__).parent / "golden" / "apple"
@@ -204,10 +205,13 @@ def test_exchange_microsoft365_uses_oauth() -> None:
 def test_exchange_host_fallbacks() -> None:
     plan = PLANS["exchange-onprem"]
     ews_only = replace(
-        plan, exchange=ExchangeSetting(ews_url="http://ews.corp.example/EWS/Exchange.asmx")
+        plan, exchange=ExchangeSetting(ews_url="https://ews.corp.example/EWS/Exchange.asmx")
     )
     inner = content(ews_only)
-    assert (inner["Host"], inner["SSL"]) == ("ews.corp.example", False)
+    assert (inner["Host"], inner["SSL"]) == ("ews.corp.example", True)
+    # An http:// URL never reaches the profile (it would say SSL: false).
+    with pytest.raises(UnsafeValueError, match="EWS URL"):
+        ExchangeSetting(ews_url="http://ews.corp.example/EWS/Exchange.asmx")
     server_only = replace(plan, exchange=ExchangeSetting(server="cas.corp.example"))
     assert content(server_only)["Host"] == "cas.corp.example"
     nothing = replace(plan, exchange=None)
@@ -278,9 +282,9 @@ def test_parse_mobileconfig_refuses_a_non_dictionary() -> None:
         parse_mobileconfig(plistlib.dumps([1, 2]))
 
 
-def test_lone_surrogates_never_break_the_encoding() -> None:
-    plan = replace(PLANS["imap-ssl-smtp-starttls"], full_name="Jane\ud800 Doe")
-    assert content(plan)["EmailAccountName"] == "Jane Doe"
+def test_lone_surrogates_never_reach_the_encoding() -> None:
+    with pytest.raises(UnsafeValueError, match="ud800"):
+        replace(PLANS["imap-ssl-smtp-starttls"], full_name="Jane\ud800 Doe")
 
 
 def test_organization_is_configurable() -> None:
@@ -293,7 +297,7 @@ HOSTS = st.lists(HOST_LABEL, min_size=2, max_size=4).map(".".join)
 
 
 @settings(max_examples=200, deadline=None)
-@given(name=st.text(max_size=60), user=st.text(max_size=40), host=HOSTS)
+@given(name=plan_text(60), user=plan_text(40), host=HOSTS)
 def test_arbitrary_names_and_hosts_round_trip(name: str, user: str, host: str) -> None:
     plan = PLANS["special-names"]
     assert plan.incoming is not None
