@@ -29,6 +29,8 @@ if TYPE_CHECKING:
     from rich.console import Console
 
     from advisor.manual import ManualServers
+    from advisor.models import DiscoveryReport
+    from advisor.offdomain import OffDomain
 
 EXIT_OK = 0
 EXIT_USER_ERROR = 1
@@ -376,6 +378,7 @@ def export(
         render_files,
     )
     from advisor.fsutil import write_all
+    from advisor.offdomain import plan_hosts
     from advisor.planning import plan
 
     kinds = _client_kinds(client or ["all"])
@@ -406,6 +409,7 @@ def export(
         leave_on_server=rec.leave_on_server,
         keep_days=rec.keep_days,
     )
+    _warn_off_domain(result.report, plan_hosts(account))
     files = render_files(account, [ClientKind(k) for k in kinds], lang=result.lang)
     # All clients' files or none, never through a link planted inside --out.
     written = write_all({inside(out, f.name): f.data for f in files}, force=force, root=out)
@@ -822,6 +826,16 @@ def verify(
             options=Options(config_dir=manual.config_dir, given=manual),
         )
         targets = targets_from_report(report, protocol)
+    # Before any login: a server outside the address's domains is named, with where
+    # the password would go.
+    checked = [t.url or t.host for t in targets]
+    if config is not None:
+        from advisor.offdomain import home_domains, off_domain
+
+        for hop in off_domain(checked, home_domains(parsed.domain_ascii)):
+            _print_off_domain(hop, parsed.domain)
+    else:
+        _warn_off_domain(report if saved is None else manual.add_to_report(saved), checked)
     options = VerifyOptions(
         address=parsed.address_ascii,
         username=username,
@@ -860,6 +874,21 @@ def verify(
         sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
     ok = bool(checks) and all(str(c.result) == "ok" for c in checks)
     raise typer.Exit(EXIT_OK if ok else EXIT_CHECK_FAILED)
+
+
+def _warn_off_domain(report: "DiscoveryReport", hosts: list[str]) -> None:
+    """On stderr: each server outside the address's domains, and where the password goes."""
+    from advisor.offdomain import hops_for
+
+    for hop in hops_for(report, hosts):
+        _print_off_domain(hop, report.domain)
+
+
+def _print_off_domain(hop: "OffDomain", domain: str) -> None:
+    from advisor.i18n import _
+    from advisor.offdomain import hop_warning
+
+    sys.stderr.write(f"advisor: {_('warning:')} {hop_warning(hop, domain)}\n")
 
 
 def _print_check(console: "Console", check: object) -> None:

@@ -796,6 +796,8 @@ class Discovery:
                 " catalogue and are unverified"
             )
         warnings.extend(self._dns_warnings(hints, catalogue_knows=bool(inc or out)))
+        home = self._home_domains(results, provider)
+        warnings.extend(_off_domain_warnings(self.address.domain, inc, out, exchange, home))
         reach = self._reachability(health, inc, out, results, exchange, cut_off)
         if reach.unchecked and (inc or out):
             warnings.append(
@@ -819,6 +821,28 @@ class Discovery:
             ),
             live=live,
             reach=reach,
+            home_domains=home,
+        )
+
+    def _home_domains(
+        self, results: list[SourceResult], provider: ProviderFacts | None
+    ) -> tuple[str, ...]:
+        """The address's, its MX hosts' and its known provider's registrable domains."""
+        from advisor.offdomain import home_domains
+
+        mx = self._dns_answers.get("MX")
+        mx_hosts = [h.host for h in dnshints.mx_hosts(mx)[0]] if mx is not None and mx.found else []
+        catalogue = [
+            named.endpoint.hostname
+            for r in results
+            if r.source is Source.CATALOGUE
+            for named in r.servers
+        ]
+        return home_domains(
+            self.domain,
+            mx_hosts=mx_hosts,
+            hosted_by=provider.hosted_by if provider is not None else None,
+            provider_hosts=catalogue,
         )
 
     def _reachability(
@@ -1127,6 +1151,36 @@ _UNCHECKED_TEXT = {
     Unchecked.TIMEOUT: "no answer in time",
     Unchecked.OFFLINE: "offline: nothing was asked",
 }
+
+
+def _off_domain_warnings(
+    domain: str,
+    incoming: list[Candidate],
+    outgoing: list[Candidate],
+    exchange: ExchangeFacts | None,
+    home: tuple[str, ...],
+) -> list[str]:
+    """A warning for each server a client would be set up with outside ``home``."""
+    from advisor.offdomain import off_domain
+
+    chosen: list[tuple[str, str]] = []  # (host or URL, who named it)
+    for protocol in (Protocol.IMAP, Protocol.POP3, Protocol.SMTP):
+        first = next((c for c in incoming + outgoing if c.endpoint.protocol is protocol), None)
+        if first is not None and Source.GIVEN not in first.sources:  # typed: vouched for
+            chosen.append((first.endpoint.hostname, "/".join(s.value for s in first.sources)))
+    if exchange is not None:
+        for url in (exchange.ews_url, exchange.activesync_url, exchange.autodiscover_url):
+            if url:
+                chosen.append((url, "autodiscover"))
+    out = []
+    for hop in off_domain([item for item, _ in chosen], home):
+        named = next(by for item, by in chosen if hop.host in item.lower())
+        out.append(
+            f"{hop.host} (named by {named}) is in another domain: a password set up there"
+            f" would go to {hop.domain}, which is neither {domain}'s, its MX's nor its known"
+            " mail provider's; use it only if the provider says so"
+        )
+    return out
 
 
 def _merge_exchange(results: list[SourceResult], hints: dnshints.Hints) -> ExchangeFacts | None:

@@ -241,6 +241,9 @@ class DiscoveryReport:
     notes: tuple[str, ...] = ()  # provider facts that change the advice
     live: bool = True  # False when nothing could be checked live (--offline, DNS unusable)
     reach: Reachability | None = None  # what is verified, only named, absent or unknown
+    # Registrable domains a password may go to without a warning: the address's, its
+    # MX hosts', its known mail provider's (advisor.offdomain). Empty: not recorded.
+    home_domains: tuple[str, ...] = ()
 
     @property
     def usable(self) -> bool:

@@ -171,6 +171,7 @@ def to_json(report: DiscoveryReport) -> dict[str, Any]:
         "live": report.live,
         "notes": list(report.notes),
         "reach": reach_json(report.reach),
+        "home_domains": list(report.home_domains),
     }
 
 
@@ -580,6 +581,7 @@ def from_json(doc: object, *, address: str | None = None) -> DiscoveryReport:
         notes=_items(d.get("notes"), "notes", MAX_ITEMS, _line),
         live=_bool(d.get("live", True), "live"),
         reach=_reach_from(d.get("reach")),
+        home_domains=_items(d.get("home_domains"), "home_domains", MAX_ITEMS, hostname),
     )
 
 

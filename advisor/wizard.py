@@ -40,6 +40,7 @@ from advisor.prompter import Prompter
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from advisor.formats.plan import AccountPlan
     from advisor.models import DiscoveryReport, Step
     from advisor.recommend import Recommendation
 
@@ -601,6 +602,8 @@ class Wizard:
             leave_on_server=rec.leave_on_server,
             keep_days=rec.keep_days,
         )
+        if not self._accept_off_domain(report, account):
+            return []
         files = render_files(account, [ClientKind(k) for k in kinds], lang=current_language())
         if not self._write({inside(out, f.name): f.data for f in files}):
             return []
@@ -617,6 +620,31 @@ class Wizard:
         self.p.say(_("Next steps (also in {path}):").format(path=out / "README.txt"))
         self.p.say(readme.data.decode("utf-8").rstrip())
         return [out / f.name for f in files]
+
+    def _accept_off_domain(self, report: DiscoveryReport, account: AccountPlan) -> bool:
+        """Name each server outside the address's domains; ask before using them
+        (without a terminal, or with --yes, the answer is no: the safe default)."""
+        from advisor.offdomain import hop_warning, hops_for, plan_hosts
+
+        hops = hops_for(report, plan_hosts(account))
+        if not hops:
+            return True
+        for hop in hops:
+            self.p.say(_("warning:") + " " + hop_warning(hop, report.domain))
+        domains = ", ".join(sorted({hop.domain for hop in hops}))
+        if self._confirm(
+            "off-domain",
+            _("Send your password to {domains} anyway?").format(domains=domains),
+            default=False,
+        ):
+            return True
+        self.p.say(
+            _(
+                "Nothing was written. Type the servers yourself (advisor wizard --imap"
+                " HOST:PORT:ssl --smtp HOST:PORT:ssl) or ask your mail provider."
+            )
+        )
+        return False
 
     # ------------------------------------------------------------ step 5: answers file
     def _save_answers(self, needs: Needs, given: ManualServers) -> Path | None:
