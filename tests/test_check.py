@@ -17,6 +17,7 @@ specification the simulation follows:
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -600,3 +601,57 @@ def test_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     code, _out, err = run_cli(capsys, "check", "--domains", str(tmp_path / "missing.txt"))
     assert code == 1
     assert "cannot read" in err
+
+
+def test_progress_bar_on_a_terminal(lab: Lab, tmp_path: Path) -> None:
+    import os
+    import sys
+
+    import pexpect
+
+    lab.zone("tty1.test")
+    lab.zone("tty2.test")
+    listing = tmp_path / "domains.txt"
+    listing.write_text("tty1.test\ntty2.test\n", encoding="utf-8")
+    root = Path(__file__).resolve().parents[1]
+    env = {k: v for k, v in os.environ.items() if k != "NO_COLOR"}
+    env.update(PYTHONPATH=str(root), COLUMNS="100", LINES="24", TERM="xterm", LANG="C.UTF-8")
+    child = pexpect.spawn(
+        sys.executable,
+        [
+            "-m",
+            "advisor",
+            "check",
+            "--domains",
+            str(listing),
+            "--jobs",
+            "2",
+            "--timeout",
+            "5",
+            "--dns",
+            lab.dns_spec,
+            "--ispdb-url",
+            ISPDB,
+        ],
+        env=env,
+        cwd=str(root),
+        encoding="utf-8",
+        timeout=60,
+        dimensions=(24, 100),
+    )
+    output = child.read()
+    child.close()
+    # The bar counts domains done of all, with the failures and an ETA (rich, on stderr);
+    # the JSON lines (stdout) share the terminal here.
+    assert re.search(r"Domains.*2/2.*0 failed", output)
+    assert output.count('"schema": "advisor.check/1"') == 2
+    assert child.exitstatus == 3
+
+
+def test_domains_file_that_is_not_text(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    listing = tmp_path / "domains.txt"
+    listing.write_bytes(b"ok.test\n\xff\xfe bad\n")
+    code, out, err = run_cli(capsys, "check", "--domains", str(listing))
+    assert code == 1
+    assert "line 2: not UTF-8 text" in err
+    assert out == ""  # a bad file stops the run before anything is checked

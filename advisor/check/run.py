@@ -140,28 +140,33 @@ class Checked:
 
 
 def read_domains(path: Path) -> Iterator[tuple[int, str]]:
-    """``(line number, domain)`` for each non-empty, non-comment line, read as a stream."""
-    from advisor.fsutil import open_regular_text
+    """``(line number, domain)`` for each non-empty, non-comment line, read as a stream
+    (bytes, decoded line by line, so an error names the right line)."""
+    from advisor.fsutil import open_regular
 
     # A FIFO or a device is refused before it is opened for good (it could hang).
-    handle = open_regular_text(path, what="a list of domains", encoding="utf-8-sig", newline="")
+    handle = open_regular(path, what="a list of domains")
     with handle:
         number = 0
         while True:
             try:
-                line = handle.readline(MAX_DOMAINS_LINE + 1)
-            except UnicodeDecodeError:
-                raise AdvisorError(f"{path}: line {number + 1}: not UTF-8 text") from None
+                raw = handle.readline(MAX_DOMAINS_LINE + 1)
             except OSError as exc:
                 raise AdvisorError(f"{path}: cannot read: {exc.strerror}") from None
-            if not line:
+            if not raw:
                 return
             number += 1
-            if len(line) > MAX_DOMAINS_LINE and not line.endswith("\n"):
+            if len(raw) > MAX_DOMAINS_LINE and not raw.endswith(b"\n"):
                 raise AdvisorError(
                     f"{path}: line {number}: longer than {MAX_DOMAINS_LINE}"
                     " characters; one domain per line"
                 )
+            if number == 1:
+                raw = raw.removeprefix(b"\xef\xbb\xbf")  # a UTF-8 byte order mark
+            try:
+                line = raw.decode("utf-8")
+            except UnicodeDecodeError:
+                raise AdvisorError(f"{path}: line {number}: not UTF-8 text") from None
             text = line.split("#", 1)[0].strip()
             if text:
                 yield number, text
