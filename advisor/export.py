@@ -418,13 +418,16 @@ def choose_protocol(
 
 # A file name of an export: folder/name.ext from validated host names, nothing else.
 _FILE_PART = re.compile(r"[A-Za-z0-9_-][A-Za-z0-9._-]{0,254}")
+MAX_FILE_DEPTH = 8  # thunderbird/enterprise/defaults/pref/autoconfig.js is 5
 
 
 def check_file_name(name: str) -> str:
     """``name`` if it is a relative path of plain parts (no ``..``, no root, no
     backslash); AdvisorError otherwise: every output path is built from it."""
     parts = name.split("/")
-    if len(parts) > 3 or not all(_FILE_PART.fullmatch(p) and ".." not in p for p in parts):
+    if len(parts) > MAX_FILE_DEPTH or not all(
+        _FILE_PART.fullmatch(p) and ".." not in p for p in parts
+    ):
         raise AdvisorError(f"refusing to write the file {name!r}: not a plain file name")
     return name
 
