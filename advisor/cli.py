@@ -1079,6 +1079,7 @@ def lint(
     from advisor.formats.lint import lint as lint_file
     from advisor.formats.lint import to_json as lint_json
     from advisor.fsutil import read_bounded
+    from advisor.i18n import _
 
     def unreadable(message: str) -> LintReport:
         # A file that cannot be read is that file's error: the others are still checked.
@@ -1087,9 +1088,10 @@ def lint(
     reports = []
     for path in files:
         try:
-            data = read_bounded(path, 4 * 1024 * 1024, what="an autoconfig file")
+            data = read_bounded(path, 4 * 1024 * 1024, what=_("an autoconfig file"))
         except AdvisorError as exc:  # a device, a FIFO, too large, unreadable
-            reports.append((str(path), unreadable(str(exc).removeprefix(f"{path}: "))))
+            reason = str(exc).removeprefix(f"{path}: ").removeprefix(f"{path} : ")  # en, fr
+            reports.append((str(path), unreadable(reason)))
             continue
         reports.append((str(path), lint_file(data, name=str(path))))
     if json_output:

@@ -40,5 +40,7 @@ def os_error_text(exc: OSError) -> str | None:
     if exc.filename is not None:
         return f"{exc.filename}: {reason}"
     if exc.errno in _FILE_SYSTEM_ERRNOS:
-        return f"cannot write: {reason}"
+        from advisor.i18n import _
+
+        return _("cannot write: {reason}").format(reason=reason)
     return None

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TextIO
 
 from advisor.errors import AdvisorError
+from advisor.i18n import _
 
 
 class WouldOverwrite(AdvisorError):
@@ -61,23 +62,48 @@ _CHUNK = 64 * 1024
 
 def _kind(mode: int) -> str:
     if stat.S_ISDIR(mode):
-        return "a folder"
+        return _("a folder")
     if stat.S_ISFIFO(mode):
-        return "a pipe (FIFO)"
+        return _("a pipe (FIFO)")
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
-        return "a device"
+        return _("a device")
     if stat.S_ISSOCK(mode):
-        return "a socket"
-    return "not a regular file"
+        return _("a socket")
+    return _("something else")
+
+
+def _not_a_file(path: Path, mode: int, what: str) -> str:
+    return _("{path}: {kind}, not a file; expected {what}").format(
+        path=path, kind=_kind(mode), what=what
+    )
+
+
+def cannot_read(path: Path, exc: OSError) -> str:
+    return _("{path}: cannot read: {reason}").format(path=path, reason=exc.strerror or exc)
+
+
+def cannot_write(path: object, exc: OSError) -> str:
+    return _("{path}: cannot write: {reason}").format(path=path, reason=exc.strerror or exc)
 
 
 def size_text(limit: int) -> str:
     """``16 MiB``, ``256 KiB``, ``512 bytes``: a limit as people say it."""
     if limit >= 1 << 20 and limit % (1 << 20) == 0:
-        return f"{limit >> 20} MiB"
+        return _("{count} MiB").format(count=limit >> 20)
     if limit >= 1 << 10 and limit % (1 << 10) == 0:
-        return f"{limit >> 10} KiB"
-    return f"{limit} bytes"
+        return _("{count} KiB").format(count=limit >> 10)
+    return _("{count} bytes").format(count=limit)
+
+
+def too_large(path: Path, limit: int, what: str) -> str:
+    return _("{path}: larger than {size}; not {what}").format(
+        path=path, size=size_text(limit), what=what
+    )
+
+
+def too_deep(path: Path, what: str) -> str:
+    """For a parser's RecursionError: JSON or TOML nested deeper than it recurses."""
+    return _("{path}: nested too deeply; not {what}").format(path=path, what=what)
 
 
 def _open_regular(
@@ -89,12 +115,12 @@ def _open_regular(
         fd = os.open(path, flags)
     except OSError as exc:
         if exc.errno == errno.ELOOP and not follow_symlinks:
-            raise error(f"{path}: a symbolic link; not followed") from None
-        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+            raise error(_("{path}: a symbolic link; not followed").format(path=path)) from None
+        raise error(cannot_read(path, exc)) from None
     try:
         mode = os.fstat(fd).st_mode
         if not stat.S_ISREG(mode):
-            raise error(f"{path}: {_kind(mode)}, not a file; expected {what}")
+            raise error(_not_a_file(path, mode, what))
         if hasattr(os, "set_blocking"):
             os.set_blocking(fd, True)  # a regular file never blocks: no EAGAIN surprises
     except BaseException:
@@ -122,11 +148,11 @@ def read_bounded(
             chunks.append(chunk)
             left -= len(chunk)
     except OSError as exc:
-        raise error(f"{path}: cannot read: {exc.strerror or exc}") from None
+        raise error(cannot_read(path, exc)) from None
     finally:
         os.close(fd)
     if left <= 0:
-        raise error(f"{path}: larger than {size_text(limit)}; not {what}")
+        raise error(too_large(path, limit, what))
     return b"".join(chunks)
 
 
@@ -160,12 +186,20 @@ def read_line_bounded(stream: TextIO, limit: int, *, what: str) -> str:
     try:
         line = stream.readline(limit + 2)  # the text, then "\r\n" at most
     except UnicodeDecodeError:
-        raise AdvisorError(f"{what}: standard input is not UTF-8 text") from None
+        raise AdvisorError(
+            _("{what}: standard input is not UTF-8 text").format(what=what)
+        ) from None
     except (OSError, ValueError) as exc:  # ValueError: a closed stream
-        raise AdvisorError(f"{what}: cannot read standard input: {exc}") from None
+        raise AdvisorError(
+            _("{what}: cannot read standard input: {reason}").format(what=what, reason=exc)
+        ) from None
     value = line.removesuffix("\n").removesuffix("\r")
     if len(value) > limit:
-        raise AdvisorError(f"{what}: the first line is longer than {limit} characters")
+        raise AdvisorError(
+            _("{what}: the first line is longer than {limit} characters").format(
+                what=what, limit=limit
+            )
+        )
     return value
 
 
@@ -174,8 +208,10 @@ class LinkRefused(AdvisorError):
 
     def __init__(self, path: Path) -> None:
         super().__init__(
-            f"{path}: a symbolic link inside the output folder; advisor does not write"
-            " through links (remove it, or choose another folder)"
+            _(
+                "{path}: a symbolic link inside the output folder; advisor does not write"
+                " through links (remove it, or choose another folder)"
+            ).format(path=path)
         )
 
 
@@ -189,7 +225,7 @@ def _relative(root: Path, path: Path) -> tuple[str, ...]:
     """The parts of ``path`` below ``root``; a path outside it is a bug of ours."""
     parts = path.relative_to(root).parts
     if not parts or any(part in ("", ".", "..") for part in parts):
-        raise AdvisorError(f"{path}: not a file name inside {root}")
+        raise AdvisorError(_("{path}: not a file name inside {root}").format(path=path, root=root))
     return parts
 
 
@@ -328,7 +364,7 @@ def write_all(files: Mapping[Path, bytes], *, force: bool, root: Path | None = N
         return _write_staged(files, relative, root)
     except OSError as exc:
         where = exc.filename if exc.filename is not None else root
-        raise AdvisorError(f"{where}: cannot write: {exc.strerror or exc}") from None
+        raise AdvisorError(cannot_write(where, exc)) from None
 
 
 def _write_staged(

@@ -388,7 +388,7 @@ def load_domain_servers(path: Path) -> dict[str, ManualServers]:
     from advisor.address import normalise_domain
     from advisor.fsutil import read_bounded
 
-    data = read_bounded(path, MAX_SERVERS_FILE_BYTES, what="a servers file")
+    data = read_bounded(path, MAX_SERVERS_FILE_BYTES, what=_("a servers file"))
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError:

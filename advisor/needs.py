@@ -46,6 +46,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import AdvisorError
+from advisor.i18n import _
 
 MAX_DEVICES = 1000  # per kind: a person, or a team sharing a mailbox; larger is a typo
 MAX_ANSWERS_BYTES = 256 * 1024  # an answers file is a few hundred bytes
@@ -267,9 +268,9 @@ def apply(needs: Needs, answers: dict[str, object], *, where: str = "") -> Needs
 
 def read_answers_table(path: Path) -> dict[str, Any]:
     """The TOML document of an answers file; one-line errors with the file name."""
-    from advisor.fsutil import read_bounded
+    from advisor.fsutil import read_bounded, too_deep
 
-    data = read_bounded(path, MAX_ANSWERS_BYTES, what="an answers file", error=AnswersError)
+    data = read_bounded(path, MAX_ANSWERS_BYTES, what=_("an answers file"), error=AnswersError)
     import tomllib
 
     try:
@@ -279,7 +280,7 @@ def read_answers_table(path: Path) -> dict[str, Any]:
     except tomllib.TOMLDecodeError as exc:
         raise AnswersError(f"{path}: {exc}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise AnswersError(f"{path}: nested too deeply; not an answers file") from None
+        raise AnswersError(too_deep(path, _("an answers file"))) from None
 
 
 def load_answers(path: Path, base: Needs | None = None) -> Needs:

@@ -65,6 +65,7 @@ from typing import IO, Any, Protocol
 
 from advisor.address import parse_address
 from advisor.errors import AdvisorError, os_error_text
+from advisor.i18n import _
 from advisor.manual import FILE_KEYS, ManualServers, from_values
 from advisor.models import DiscoveryReport
 from advisor.needs import KEYS, Needs, apply
@@ -244,7 +245,11 @@ class EmployeeCsv:
         with self._open() as handle:
             first = handle.readline(MAX_HEADER_CHARS + 1)
         if len(first) > MAX_HEADER_CHARS:
-            raise AdvisorError(f"{path}: line 1: longer than {MAX_HEADER_CHARS} characters")
+            raise AdvisorError(
+                _("{path}: line 1: longer than {limit} characters").format(
+                    path=path, limit=MAX_HEADER_CHARS
+                )
+            )
         if not first.strip():
             raise AdvisorError(f"{path}: empty; expected a header line such as 'email,name,lang'")
         counts = {d: first.count(d) for d in (",", ";", "\t")}
@@ -260,7 +265,7 @@ class EmployeeCsv:
         # surrogateescape: a row that cannot be decoded is reported and skipped, not fatal.
         return open_regular_text(
             self.path,
-            what="a CSV file",
+            what=_("a CSV file"),
             encoding=self.encoding,
             errors="surrogateescape",
             newline="",
@@ -450,7 +455,7 @@ def _csv_encoding(path: Path) -> str:
     decoder = codecs.getincrementaldecoder("utf-8")()
     try:
         # A device (/dev/zero) or a FIFO is refused before this loop could read it forever.
-        with open_regular(path, what="a CSV file") as handle:
+        with open_regular(path, what=_("a CSV file")) as handle:
             while chunk := handle.read(_CSV_SNIFF_CHUNK):
                 decoder.decode(chunk)
             decoder.decode(b"", final=True)
@@ -693,7 +698,7 @@ def _file_sha(path: Path) -> str | None:
         raise LinkRefused(path)
     if stat.S_ISDIR(mode):
         return "directory"
-    with open_regular(path, what="a file advisor wrote", follow_symlinks=False) as handle:
+    with open_regular(path, what=_("a file advisor wrote"), follow_symlinks=False) as handle:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
@@ -960,7 +965,9 @@ class Onboarding:
         if folder.is_symlink():
             return result(
                 Status.FAILED,
-                message=f"{folder}: a symbolic link; advisor does not write through links",
+                message=_("{path}: a symbolic link; advisor does not write through links").format(
+                    path=folder
+                ),
             )
         manifest = read_manifest(folder)
         if manifest is not None:
@@ -1443,7 +1450,9 @@ class _Reports:
         try:
             fd, summary_tmp = tempfile.mkstemp(prefix=f".{SUMMARY}.", suffix=".tmp", dir=self.out)
         except OSError as exc:
-            raise AdvisorError(f"{self.out}: cannot write: {exc.strerror or exc}") from None
+            from advisor.fsutil import cannot_write
+
+            raise AdvisorError(cannot_write(self.out, exc)) from None
         self._summary_tmp = Path(summary_tmp)
         self._temporaries.append(self._summary_tmp)
         self._summary = os.fdopen(fd, "w", encoding="utf-8-sig", newline="")
@@ -1511,7 +1520,9 @@ class _Reports:
         try:
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".tmp", dir=self.out)
         except OSError as exc:
-            raise AdvisorError(f"{self.out}: cannot write: {exc.strerror or exc}") from None
+            from advisor.fsutil import cannot_write
+
+            raise AdvisorError(cannot_write(self.out, exc)) from None
         self._temporaries.append(Path(tmp))
         return Path(tmp), os.fdopen(fd, "w", encoding="utf-8")
 

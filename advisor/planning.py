@@ -52,17 +52,17 @@ def build_manual(answers: Path | None, flags: ManualServers | None) -> ManualSer
 def read_report(path: Path, address: str) -> DiscoveryReport:
     """A saved ``advisor discover --json`` document for ``address``, every value
     checked (:func:`advisor.report.from_json`); one-line errors naming the file."""
-    from advisor.fsutil import read_bounded
+    from advisor.fsutil import read_bounded, too_deep
     from advisor.report import ReportError, from_json
 
-    data = read_bounded(path, MAX_REPORT_BYTES, what="a discovery report")
+    data = read_bounded(path, MAX_REPORT_BYTES, what=_("a discovery report"))
     try:
         doc = json.loads(data.decode("utf-8"))
     except (UnicodeDecodeError, ValueError) as exc:
         # ValueError: bad JSON, or a number too long to convert (Python 3.11's int limit).
         raise AdvisorError(f"{path}: not a JSON document ({exc})") from None
     except RecursionError:
-        raise AdvisorError(f"{path}: nested too deeply; not a discovery report") from None
+        raise AdvisorError(too_deep(path, _("a discovery report"))) from None
     try:
         return from_json(doc, address=address)
     except ReportError as exc:

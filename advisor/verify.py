@@ -53,6 +53,7 @@ from typing import Any
 
 from advisor.address import EmailAddress, parse_address
 from advisor.errors import AdvisorError
+from advisor.i18n import _
 from advisor.models import DiscoveryReport, ProbeStatus, Protocol, Security
 from advisor.net.connect import ConnectStatus, connect
 from advisor.net.resolver import DnsClient, DnsStatus
@@ -225,7 +226,7 @@ def targets_from_config(path: Path, address: str, protocol: str | None = None) -
     Autodiscover XML; placeholders are filled in for ``address``."""
     from advisor.fsutil import read_bounded
 
-    data = read_bounded(path, MAX_CONFIG_BYTES, what="a mail configuration")
+    data = read_bounded(path, MAX_CONFIG_BYTES, what=_("a mail configuration"))
     head = data[:4096].lstrip(b"\xef\xbb\xbf \t\r\n")
     if b"<Autodiscover" in head:
         return _targets_from_autodiscover(path, data, address, protocol)

@@ -266,3 +266,18 @@ def test_a_full_disk_under_standard_output() -> None:
             check=False,
         )
     one_line_error(done.returncode, done.stderr, "No space left on device")
+
+
+def test_the_refusals_are_in_french_too(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    for name in ("LANGUAGE", "LC_ALL", "LC_MESSAGES", "LANG"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("LANG", "fr_FR.UTF-8")
+    from advisor.i18n import set_language
+
+    try:
+        code, _, err = run_cli(capsys, "recommend", "a@example.com", "--from-json", str(tmp_path))
+    finally:
+        set_language("en")  # the process's language, for the tests that follow
+    one_line_error(code, err, "un dossier, pas un fichier ; attendu : un rapport de découverte")

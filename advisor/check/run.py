@@ -143,9 +143,10 @@ def read_domains(path: Path) -> Iterator[tuple[int, str]]:
     """``(line number, domain)`` for each non-empty, non-comment line, read as a stream
     (bytes, decoded line by line, so an error names the right line)."""
     from advisor.fsutil import open_regular
+    from advisor.i18n import _
 
     # A FIFO or a device is refused before it is opened for good (it could hang).
-    handle = open_regular(path, what="a list of domains")
+    handle = open_regular(path, what=_("a list of domains"))
     with handle:
         number = 0
         while True:

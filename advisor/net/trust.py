@@ -9,6 +9,7 @@ from pathlib import Path
 from stat import S_ISREG
 
 from advisor.errors import AdvisorError
+from advisor.i18n import _
 
 
 def client_context(ca_file: Path | None = None) -> ssl.SSLContext:
@@ -32,7 +33,9 @@ def client_context(ca_file: Path | None = None) -> ssl.SSLContext:
     except OSError as exc:
         raise AdvisorError(f"--ca-file {ca_file}: {exc.strerror or exc}") from None
     if not S_ISREG(stat.st_mode):  # OpenSSL would wait on a FIFO, or read a device forever
-        raise AdvisorError(f"--ca-file {ca_file}: not a file of PEM certificates")
+        raise AdvisorError(
+            _("--ca-file {path}: not a file of PEM certificates").format(path=ca_file)
+        )
     return _context((str(ca_file), stat.st_mtime_ns, stat.st_size))
 
 

@@ -32,6 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from advisor.errors import AdvisorError
+from advisor.i18n import _
 from advisor.rules.expr import Expr, ExprError, check_types, parse
 
 PROTOCOLS = ("exchange", "imap", "pop3")
@@ -141,9 +142,9 @@ def load_dir(folder: Path, *, names: Mapping[str, type | tuple[type, ...]]) -> l
 
 
 def load_file(path: Path, *, names: Mapping[str, type | tuple[type, ...]]) -> list[Rule]:
-    from advisor.fsutil import read_bounded
+    from advisor.fsutil import read_bounded, too_deep
 
-    raw = read_bounded(path, MAX_RULE_FILE_BYTES, what="a rule file", error=RuleError)
+    raw = read_bounded(path, MAX_RULE_FILE_BYTES, what=_("a rule file"), error=RuleError)
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
@@ -158,7 +159,7 @@ def load_file(path: Path, *, names: Mapping[str, type | tuple[type, ...]]) -> li
         col = f" (column {found.group(2)})" if found else ""
         raise RuleError(f"{where}: TOML syntax error: {reason}{col}") from None
     except RecursionError:  # tomllib recurses once per nested array or inline table
-        raise RuleError(f"{path}: nested too deeply; not a rule file") from None
+        raise RuleError(too_deep(path, _("a rule file"))) from None
     unknown_top = set(doc) - {"rule"}
     if unknown_top:
         key = sorted(unknown_top)[0]

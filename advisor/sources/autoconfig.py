@@ -45,6 +45,7 @@ from advisor.formats.mozilla import (
     EmailProvider,
     parse_client_config,
 )
+from advisor.i18n import _
 from advisor.models import ExchangeFacts, Protocol, ProviderFacts, Source, Step, StepStatus
 from advisor.sources import NamedServer, SourceResult
 from advisor.sources.dnshints import registrable_domain
@@ -310,7 +311,7 @@ def local_config(address: EmailAddress, *, config_dir: Path) -> SourceResult:
     from advisor.fsutil import read_bounded
 
     try:
-        data = read_bounded(path, MAX_CONFIG_BYTES, what="an autoconfig file")
+        data = read_bounded(path, MAX_CONFIG_BYTES, what=_("an autoconfig file"))
         config = parse_client_config(data, source_name=path.name)
     except AdvisorError as exc:  # unreadable, too large (ConfigError: not autoconfig XML)
         step = Step("local", target, StepStatus.ERROR, 0.0, str(exc))
