@@ -360,6 +360,30 @@ def test_plain_http_autoconfig_and_redirected_autodiscover(
     assert code == 3
 
 
+def test_autodiscover_through_srv_record(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
+    lab.zone("srvad.test", "_autodiscover._tcp SRV 0 0 443 ad.hoster3.test.")
+    lab.zone("hoster3.test")
+    lab.dovecot("imap.srvad.test")
+    lab.smtp("smtp.srvad.test")
+    lab.web("ad.hoster3.test").route(
+        "ad.hoster3.test", "POST", POX, pox("imap.srvad.test", "smtp.srvad.test")
+    )
+    code, doc = check(capsys, lab, "srvad.test")
+    outlook = doc["clients"]["outlook"]
+    # MS-OXDSCLI / MS-OXDISCO: the SRV record is Outlook's last candidate, and a host it
+    # names is not the user's domain: Outlook asks before using it.
+    assert outlook["outcome"] == "prompted"
+    assert "autodiscover-redirect" in codes(outlook)
+    assert server(outlook["incoming"]) == ("imap.srvad.test", 993, "ssl")
+    assert statuses(doc)["autodiscover-leak"] == "warning"
+    tb = doc["clients"]["thunderbird"]
+    # ExchangeAutoDiscover.sys.mjs builds url1, url2 and url3 only -- no SRV lookup -- so
+    # Thunderbird falls through to guessing, which finds imap.srvad.test.
+    assert tb["step"] == "guess"
+    assert server(tb["incoming"]) == ("imap.srvad.test", 993, "ssl")
+    assert code == 3
+
+
 def test_stale_ispdb_entry(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     lab.zone("moved.test")
     lab.zone("lab.test")

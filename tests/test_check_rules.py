@@ -140,3 +140,33 @@ def test_android_parser_rules(change: tuple[str, ...], reason: str | None) -> No
 def test_android_parser_refuses_entities() -> None:
     hostile = b'<!DOCTYPE x [<!ENTITY a "aaaa">]><clientConfig>&a;</clientConfig>'
     assert android_parser_refusal(hostile, "d.test") == "Error parsing Autoconfig XML"
+
+
+def test_json_carries_the_advisor_check_1_keys() -> None:
+    from advisor.check.render import to_json
+
+    doc = to_json(report([C, P, M, M], [Status.OK, Status.ERROR]))
+    assert doc["schema"] == "advisor.check/1"
+    assert set(doc) >= {"domain", "clients", "publication", "grade"}
+    assert list(doc["clients"]) == ["thunderbird", "thunderbird-android", "outlook", "apple-mail"]
+    for client in doc["clients"].values():
+        assert set(client) >= {"outcome", "incoming", "outgoing", "via", "problems"}
+        assert client["outcome"] in ("configured", "prompted", "manual")
+    assert doc["publication"][1] == {"check": "c1", "status": "error", "detail": "d", "fix": None}
+
+
+def test_html_escapes_what_servers_said() -> None:
+    from advisor.check.model import Problem
+    from advisor.check.render import render_html
+
+    hostile = Problem("unreachable", '<script>alert(1)</script> "x" & y')
+    base = report([C, C, C, C], [])
+    clients = (
+        base.clients[0].__class__("thunderbird", M, None, None, "<b>via</b>", (hostile,)),
+        *base.clients[1:],
+    )
+    page = render_html([CheckReport("<i>d</i>.test", "d.test", clients, (), 1.0)])
+    assert "<script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+    assert "<b>via</b>" not in page
+    assert "<i>d</i>" not in page

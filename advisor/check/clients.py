@@ -282,10 +282,31 @@ def _thunderbird_guess(facts: Facts) -> ClientResult:
     )
 
 
+def autodiscover_path(facts: Facts, result: SourceResult) -> str:
+    """How the Autodiscover answer was reached: "direct" (the domain's own two https
+    URLs), "redirect" (the http://autodiscover.D redirect), "srv" (an
+    _autodiscover._tcp record) or "other" (a redirectUrl/redirectAddr chain)."""
+    host = urlsplit(result.origin or "").hostname or ""
+    if host in (facts.domain, f"autodiscover.{facts.domain}"):
+        return "direct"
+    for step in result.steps:
+        if step.status.value != "found" or host not in step.detail:
+            continue
+        if step.target.startswith(f"GET http://autodiscover.{facts.domain}/"):
+            return "redirect"
+        if step.target.startswith("SRV "):
+            return "srv"
+    return "other"
+
+
 def _thunderbird_exchange(facts: Facts) -> ClientResult | None:
     result = facts.source(Source.AUTODISCOVER)
     exchange = facts.report.exchange
     if result is None or (not result.servers and (exchange is None or not exchange.ews_url)):
+        return None
+    if autodiscover_path(facts, result) == "srv":
+        # ExchangeAutoDiscover.sys.mjs asks url1 (https://autodiscover.D), url2
+        # (https://D) and url3 (the http://autodiscover.D redirect) only: no SRV lookup.
         return None
     via = f"Autodiscover {_origin(result)}"
     problems: list[Problem] = []
