@@ -19,12 +19,13 @@ The artefact is installed into a private copy of the installation folder
 executable, so the executable is copied and everything else linked; the
 system's /usr/lib/thunderbird is never written.
 
-Cost: three Thunderbird starts (about 10 s here).
+Cost: four Thunderbird starts (about 15 s here).
 """
 
 from __future__ import annotations
 
 import json
+from pathlib import Path
 
 import pytest
 
@@ -219,3 +220,30 @@ def test_a_second_start_changes_nothing(
     assert again == after
     assert again_prefs == after_prefs
     assert any(k.startswith("mail.setupadvisor.") for k in again_prefs)  # the "added" mark
+
+
+def test_a_sandboxed_autoconfig_adds_the_account_too(
+    tmp_path: Path,
+    artefact: dict[str, bytes],
+    runs: list[tuple[ProfileAccounts, dict[str, bool | int | str]]],
+) -> None:
+    # Builds that sandbox AutoConfig (general.config.sandbox_enabled) give the
+    # script getPref()/pref() but no Services: it then runs at once, when the
+    # profile's prefs are already read.
+    sandboxed = dict(artefact)
+    sandboxed["defaults/pref/autoconfig.js"] += b'pref("general.config.sandbox_enabled", true);\n'
+    install = lab_installation(tmp_path / "install", sandboxed)
+    thunderbird = Thunderbird(tmp_path, prefs=EXISTING, install=install)
+    with started(thunderbird):
+        assert thunderbird.execute(
+            'return Services.prefs.getBoolPref("general.config.sandbox_enabled")'
+        )
+        seen = thunderbird.profile_accounts()
+    (before, _), (after, _), _ = runs
+    # The same accounts as with the unsandboxed script (Local Folders, which
+    # Thunderbird adds to this fresh profile after ours, comes later here).
+    assert {a.key: a for a in seen.accounts} == {a.key: a for a in after.accounts}
+    assert [a.key for a in seen.mail_accounts()][:2] == ["account1", "account2"]
+    assert seen.default_account == before.default_account
+    assert seen.outgoing == after.outgoing
+    assert seen.default_outgoing == before.default_outgoing
