@@ -354,9 +354,11 @@ def catalogue_source(address: EmailAddress, *, mx_host: str | None) -> SourceRes
         # A curated entry is a hosting platform (microsoft365, google): say so, and
         # let advisor.facts, the one home of such facts, phrase what follows from it.
         ProviderFacts(entry.id, entry.name, entry.id if entry.origin == "curated" else None),
-        # The catalogue knows what the file cannot say: Google lists a password
-        # method (app passwords) yet refuses the account password.
-        result.oauth2_required or entry.requires_oauth2,
+        # The catalogue knows what a file cannot say: the provider refuses every
+        # password (Outlook.com). Where an app password works (Google), a password
+        # login is not ruled out (verify may send one); the exported files still
+        # sign in with OAuth2 first (advisor.signin reads the catalogue itself).
+        result.oauth2_required or (entry.requires_oauth2 and entry.app_passwords is None),
         (),
         result.origin,
     )
