@@ -176,7 +176,27 @@ GMAIL = Export(
         "requires_oauth2": True,
     },
 )
-EXPORTS = (IMAP, POP3, OAUTH2, GMAIL)
+# Outlook.com (the catalogue's "hotmail.com" entry): OAuth2 only, no app passwords.
+OUTLOOK_COM = Export(
+    "outlook-com",
+    "outlook-com.test",
+    "imap",
+    incoming=candidate("imap", "outlook.office365.com", 993, "ssl", "jane@outlook-com.test"),
+    outgoing=candidate("smtp", "smtp-mail.outlook.com", 587, "starttls", "jane@outlook-com.test"),
+    auth="OAuth2",
+    provider={"id": "hotmail.com", "name": "Outlook.com (Microsoft)", "requires_oauth2": True},
+)
+# iCloud (the catalogue's "me.com" entry): an app-specific password, no OAuth2.
+ICLOUD = Export(
+    "icloud",
+    "icloud.test",
+    "imap",
+    incoming=candidate("imap", "imap.mail.me.com", 993, "ssl", "jane"),
+    outgoing=candidate("smtp", "smtp.mail.me.com", 587, "starttls", "jane"),
+    auth="password-cleartext",
+    provider={"id": "me.com", "name": "Apple iCloud"},
+)
+EXPORTS = (IMAP, POP3, OAUTH2, GMAIL, OUTLOOK_COM, ICLOUD)
 # The report's provider id as a domain's own autoconfig file may give it (the
 # autoconfig source keeps <emailProvider id> as found): not a host name.
 FOREIGN_ID = Export(
