@@ -72,7 +72,7 @@ from advisor.models import ExchangeFacts, Source, Step, StepStatus
 from advisor.net.connect import ConnectStatus, connect
 from advisor.net.resolver import AddressAnswer, DnsClient, DnsStatus
 from advisor.net.trust import client_context
-from advisor.secrets import MASK, Secret
+from advisor.secrets import MASK, Masker, Secret, masking_log_records
 from advisor.sources import SourceResult
 from advisor.sources.srv import rfc2782_order
 
@@ -288,7 +288,9 @@ def authenticated_autodiscover(
     exchange: ExchangeFacts | None = None
     trusted = False
     try:
-        response = discovery.discover()
+        # exchangelib logs requests and answers at DEBUG: an echo of the password too.
+        with masking_log_records(Masker(password, user)):
+            response = discovery.discover()
         exchange, trusted = _found(call, discovery, response)
     except _Stop as stop:
         call.note(stop.target, stop.status, started, stop.detail)
