@@ -124,7 +124,7 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
                         " Profile). Copy user.js into that folder, start {start}: the account is there."
                         " Then delete user.js from the folder, or Thunderbird applies it again at every"
                         " start."
-                    ).format(command=NEW_PROFILE_COMMAND, start=NEW_PROFILE_START)
+                    ).format(command=new_profile_command(), start=NEW_PROFILE_START)
                 )
                 out.append("  - " + enterprise_text())
         elif kind is ClientKind.OUTLOOK:
@@ -211,7 +211,13 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
 # A new, empty profile for user.js (Thunderbird's command-line options -CreateProfile
 # "name folder" and -P name; the folder is created).
 NEW_PROFILE_NAME = "mail-setup"
-NEW_PROFILE_COMMAND = f'thunderbird -CreateProfile "{NEW_PROFILE_NAME} <folder>"'
+
+
+def new_profile_command() -> str:
+    """The command that creates the new profile; ``<folder>`` in the reader's language."""
+    return f'thunderbird -CreateProfile "{NEW_PROFILE_NAME} <{_("folder")}>"'
+
+
 NEW_PROFILE_START = f"thunderbird -P {NEW_PROFILE_NAME}"
 
 

@@ -36,8 +36,8 @@ from advisor.instructions import (
     INSTALL_LINUX,
     INSTALL_MACOS,
     INSTALL_WINDOWS,
-    NEW_PROFILE_COMMAND,
     NEW_PROFILE_START,
+    new_profile_command,
     sign_in_lines,
 )
 from advisor.needs import Client
@@ -549,7 +549,7 @@ def _thunderbird(plan: AccountPlan, files: _Files) -> _ClientContent:
         steps = (
             _step(
                 _("Quit Thunderbird, then create a new, empty profile: {command}"),
-                command=Code(NEW_PROFILE_COMMAND),
+                command=Code(new_profile_command()),
             ),
             _step(
                 _("Copy {file} into that folder."),

@@ -298,13 +298,13 @@ def test_imap_sheet_says_everything_in_both_formats() -> None:
 
 def test_thunderbird_steps_never_put_user_js_into_a_profile_in_use() -> None:
     plan, rec, files = make("imap")
-    for lang in ("en", "fr"):
+    for lang, folder in (("en", "folder"), ("fr", "dossier")):
         md, _page = both(plan, rec, files, lang=lang, clients=(Client.THUNDERBIRD,))
         section = md.split("### Thunderbird")[1]
         # The isp/ file for the profile in use comes first; user.js only in a new
         # profile the steps create; AutoConfig for IT staff.
         assert section.index("example.test.xml") < section.index("user.js")
-        assert '-CreateProfile "mail-setup <folder>"' in section
+        assert f'-CreateProfile "mail-setup <{folder}>"' in section
         assert "thunderbird -P mail-setup" in section
         assert "Profile Folder" not in section  # the old "copy it into your profile" route
         assert "quickest" not in section
