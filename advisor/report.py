@@ -746,6 +746,10 @@ def unchecked_caveat(facts: Mapping[str, object]) -> str | None:
     reasons = [texts[code] for code in value.split(",") if code in texts]
     if not reasons:
         return None
+    if facts.get("discovery.known") == "nothing":
+        return _("Could not be checked from this network: {reasons}.").format(
+            reasons="; ".join(reasons)
+        )
     return _(
         "Could not be checked from this network: {reasons}. The advice keeps the servers"
         " the sources name; it is less sure than it would be with a live check."

@@ -32,7 +32,7 @@ from advisor.runner import run_discovery
 from tests.lab.ca import LabCA
 from tests.lab.servers import Lab
 from tests.lab.web import xml
-from tests.test_discovery import run_cli
+from tests.test_discovery import discover_json, run_cli
 from tests.test_discovery_sources import client_config
 
 pytestmark = pytest.mark.lab
@@ -282,3 +282,20 @@ def test_recommend_says_what_is_known_and_what_would_change_it(
     assert "confiance faible" in text
     assert "Aucun serveur de messagerie n'a été trouvé" in text
     assert "Vérification impossible depuis ce réseau" in text
+
+
+def test_dns_verdict_is_known_before_anything_is_concluded(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The race of issue 15: a TLD check that gets no answer is not "DNS usable"."""
+    lab.zone(".", ROOT_ZONE)
+    lab.dns.drop("com.", "SOA")
+    _, gmx = discover_json(capsys, lab, "a@gmx.com", "--timeout", "1")
+    _, free = discover_json(capsys, lab, "a@free.fr", "--timeout", "1")
+    assert (gmx["live"], gmx["reach"]["dns"]) == (False, "unknown")
+    assert (free["live"], free["reach"]["dns"]) == (False, "filtered")
+    for report in (gmx, free):
+        assert report["reach"]["imap"] == report["reach"]["pop3"] == "unverified"
+        assert report["reach"]["unchecked"] == ["dns"]
+        assert any("could not be checked from this network" in w for w in report["warnings"])
+    assert any("nothing is concluded" in w for w in gmx["warnings"])
