@@ -239,3 +239,119 @@ def test_lint_pox_error_answers_and_broken_documents() -> None:
         b"</Action>", b"</Action><RedirectUrl>http://autodiscover.d.test/x</RedirectUrl>"
     )
     assert "redirect" in codes(redirect)[0]
+
+
+# ------------------------------------------------------------------ Thunderbird's reading
+#
+# comm-central readFromXML.sys.mjs + Sanitizer.sys.mjs: what Thunderbird refuses, lint
+# reports as an error and discovery does not use; what it accepts, discovery reads.
+
+
+def tb_doc(
+    imap: str = "", smtp: str = "", *, provider_id: str = "d.test", domain: str = "d.test"
+) -> bytes:
+    imap = imap or (
+        '<incomingServer type="imap"><hostname>imap.d.test</hostname><port>993</port>'
+        "<socketType>SSL</socketType><username>%EMAILADDRESS%</username>"
+        "<authentication>password-cleartext</authentication></incomingServer>"
+    )
+    smtp = smtp or (
+        '<outgoingServer type="smtp"><hostname>smtp.d.test</hostname><port>465</port>'
+        "<socketType>SSL</socketType><username>%EMAILADDRESS%</username>"
+        "<authentication>password-cleartext</authentication></outgoingServer>"
+    )
+    return (
+        f'<clientConfig version="1.1"><emailProvider id="{provider_id}"><domain>{domain}'
+        f"</domain>{imap}{smtp}</emailProvider></clientConfig>"
+    ).encode()
+
+
+GOOD_IMAP = tb_doc().decode().split("<incomingServer")[1].split("</incomingServer>")[0]
+
+
+def imap_variant(old: str, new: str) -> str:
+    return "<incomingServer" + GOOD_IMAP.replace(old, new, 1) + "</incomingServer>"
+
+
+REFUSED_SERVERS = {
+    "type spelled IMAP": imap_variant('type="imap"', 'type="IMAP"'),
+    "socketType spelled ssl": imap_variant("<socketType>SSL", "<socketType>ssl"),
+    "authentication spelled OAuth": imap_variant("password-cleartext", "OAuth"),
+    "authentication in upper case": imap_variant("password-cleartext", "PASSWORD-CLEARTEXT"),
+    "none on an incoming server": imap_variant("password-cleartext", "none"),
+    "the draft's SASL form": imap_variant("password-cleartext", "SASL SCRAM-SHA-256"),
+    "no authentication": imap_variant("<authentication>password-cleartext</authentication>", ""),
+}
+
+
+@pytest.mark.parametrize("variant", sorted(REFUSED_SERVERS))
+def test_what_thunderbird_skips_lint_refuses_and_discovery_does_not_use(variant: str) -> None:
+    from advisor.address import parse_address
+    from advisor.models import Source, Step, StepStatus
+    from advisor.sources.autoconfig import Fetched, _result
+
+    data = tb_doc(REFUSED_SERVERS[variant])
+    assert lint(data, name="x.xml").errors, variant
+    config = parse_client_config(data)
+    assert [s.kind for s in config.providers[0].incoming] == []
+    step = Step("autoconfig", "https://autoconfig.d.test/", StepStatus.FOUND, 1.0, "", True)
+    result = _result(
+        Source.AUTOCONFIG,
+        parse_address("jane@d.test"),
+        [],
+        Fetched(step, config, True, "https://autoconfig.d.test/mail/config-v1.1.xml"),
+    )
+    assert result.servers == ()
+    assert any("Thunderbird refuses this file" in w for w in result.warnings)
+
+
+@pytest.mark.parametrize(
+    ("changes", "reason"),
+    [
+        ({"provider_id": "Example Mail"}, "is not a host name"),
+        ({"domain": "not a domain"}, "no valid <domain>"),
+    ],
+)
+def test_a_file_thunderbird_refuses_whole_is_not_a_source(
+    changes: dict[str, str], reason: str
+) -> None:
+    data = tb_doc(**changes)
+    assert lint(data, name="x.xml").errors
+    provider = parse_client_config(data).providers[0]
+    assert provider.refusal is not None
+    assert reason in provider.refusal
+
+
+def test_what_thunderbird_accepts_discovery_reads() -> None:
+    from advisor.sources.autoconfig import servers_of
+
+    exchange = (
+        '<incomingServer type="exchange"><hostname>mail.d.test</hostname><port>443</port>'
+        "<socketType>SSL</socketType><username>%EMAILADDRESS%</username>"
+        "<authentication>NTLM</authentication>"
+        "<owaURL>https://mail.d.test/owa/</owaURL>"
+        "<ewsURL>https://mail.d.test/EWS/Exchange.asmx</ewsURL>"
+        "<easURL>https://mail.d.test/Microsoft-Server-ActiveSync</easURL></incomingServer>"
+    )
+    several = imap_variant(
+        "<authentication>password-cleartext</authentication>",
+        "<authentication>NTLM</authentication><authentication>plain</authentication>"
+        "<socketType>STARTTLS</socketType>",
+    )
+    data = tb_doc(several + exchange)
+    config = parse_client_config(data)
+    assert config.ignored == ()
+    provider = config.providers[0]
+    assert provider.refusal is None
+    imap, legacy = provider.incoming
+    assert imap.auth == ("NTLM", "password-cleartext")  # several blocks: methods combine
+    assert imap.security is Security.SSL  # the first socketType Thunderbird knows
+    assert (legacy.kind, legacy.url) == ("exchange", "https://mail.d.test/EWS/Exchange.asmx")
+    _servers, facts, _oauth_only = servers_of(provider)
+    assert facts is not None
+    assert facts.ews_url == "https://mail.d.test/EWS/Exchange.asmx"
+    assert facts.activesync_url == "https://mail.d.test/Microsoft-Server-ActiveSync"
+    assert lint(data, name="x.xml").errors == ()
+    # The later <exchangeURL> spelling of the same URL.
+    newer = parse_client_config(tb_doc(exchange.replace("ewsURL", "exchangeURL")))
+    assert newer.providers[0].incoming[0].url == "https://mail.d.test/EWS/Exchange.asmx"

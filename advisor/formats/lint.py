@@ -68,6 +68,8 @@ from advisor.formats.autodiscover import (
 )
 from advisor.formats.mozilla import (
     AUTH_METHODS,
+    THUNDERBIRD_INCOMING_AUTH,
+    THUNDERBIRD_OUTGOING_AUTH,
     ClientConfig,
     ConfigError,
     EmailProvider,
@@ -328,12 +330,13 @@ def _check_section(s: _Section, found: _Findings) -> None:
         return
     if s.kind in _MAIL_KINDS and s.raw_kind != s.kind:
         # readFromXML: Sanitizer.enum(type, ["pop3", "imap", ...]) and "smtp" compare exactly.
-        found.warn(
+        found.error(
             "spelling",
             s.where,
             f"{s.label}: type {_show(s.raw_kind)} is written {s.kind} in the format;"
             " Thunderbird compares exactly and skips the server",
         )
+        return
     for value, what in ((s.username, "username"), (s.url, "url")):
         if value:
             _placeholder_findings(value, f"{s.label}: {what}", s.where, found, url=what == "url")
@@ -362,23 +365,34 @@ def _port(s: _Section, found: _Findings) -> int | None:
 
 
 def _security(s: _Section, found: _Findings) -> Security | None:
-    """The socketType a client uses: the first one it knows (readFromXML)."""
+    """The socketType a client uses: the first one it knows (readFromXML), spelled
+    exactly on a mail server (Thunderbird's Sanitizer.translate compares with ==)."""
     chosen: Security | None = None
     unknown: list[str] = []
+    spelled: list[tuple[str, str]] = []
+    mail = s.kind in _MAIL_KINDS
     for value in s.sockets:
         canonical = _SOCKET_BY_LOWER.get(value.lower())
         if canonical is None:
             unknown.append(value)
             continue
         if value != canonical:
-            found.warn(
-                "spelling",
-                s.where,
-                f"{s.label}: socketType {_show(value)} is written {canonical} in the format;"
-                " Thunderbird compares exactly and skips other spellings",
-            )
+            spelled.append((value, canonical))
+            if mail:
+                continue
         if chosen is None:
             chosen = _SOCKET_TYPES[canonical]
+    for value, canonical in spelled:
+        message = (
+            f"{s.label}: socketType {_show(value)} is written {canonical} in the format;"
+            " Thunderbird compares exactly and skips other spellings"
+        )
+        if chosen is None:
+            found.error("spelling", s.where, f"{message}, and so the server")
+        else:
+            found.warn("spelling", s.where, message)
+    if spelled and chosen is None:
+        return None
     listed = ", ".join(_show(v) for v in unknown)
     if chosen is None:
         found.error(
@@ -394,42 +408,81 @@ def _security(s: _Section, found: _Findings) -> Security | None:
 
 
 def _check_auth(s: _Section, found: _Findings) -> None:
-    known = 0
+    """Mail servers: Thunderbird's readFromXML takes its own words, compared exactly,
+    and skips a server left without one (incoming servers take no ``none``); other
+    kinds: the draft's words."""
+    mail = s.kind in _MAIL_KINDS
+    outgoing = s.element == "outgoingServer"
+    accepted = (
+        (THUNDERBIRD_OUTGOING_AUTH if outgoing else THUNDERBIRD_INCOMING_AUTH) if mail else None
+    )
+    usable = 0
+    spelled: list[tuple[str, str]] = []  # (as written, as Thunderbird spells it)
+    refused: list[str] = []  # words of the format Thunderbird does not take here
     unknown: list[str] = []
     for value in s.auths:
         lower = value.lower()
-        if value in AUTH_METHODS or lower in _OTHER_AUTH or _SASL_AUTH.fullmatch(value):
-            known += 1
-        elif lower in _DEPRECATED_AUTH:
-            known += 1
-            found.warn(
-                "deprecated",
-                s.where,
-                f"{s.label}: authentication {_show(value)} is deprecated; write"
-                f" {_DEPRECATED_AUTH[lower]}",
+        exact = value in AUTH_METHODS or value in _OTHER_AUTH or value in _DEPRECATED_AUTH
+        if (accepted is not None and value in accepted) or (
+            accepted is None and (exact or _SASL_AUTH.fullmatch(value))
+        ):
+            usable += 1
+            if value in _DEPRECATED_AUTH:
+                found.warn(
+                    "deprecated",
+                    s.where,
+                    f"{s.label}: authentication {_show(value)} is deprecated; write"
+                    f" {_DEPRECATED_AUTH[value]}",
+                )
+        elif not exact and (
+            lower in _AUTH_BY_LOWER
+            or lower == "oauth"
+            or lower in _DEPRECATED_AUTH
+            or lower in _OTHER_AUTH
+        ):
+            canonical = _AUTH_BY_LOWER.get(lower) or (
+                "OAuth2" if lower == "oauth" else _DEPRECATED_AUTH.get(lower, lower)
             )
-        elif lower in _AUTH_BY_LOWER or lower == "oauth":
-            known += 1
-            canonical = _AUTH_BY_LOWER.get(lower, "OAuth2")
-            found.warn(
-                "spelling",
-                s.where,
-                f"{s.label}: authentication {_show(value)}: Thunderbird and the ISPDB write"
-                f" {canonical} and Thunderbird compares exactly",
-            )
+            spelled.append((value, canonical))
+        elif exact or _SASL_AUTH.fullmatch(value):
+            refused.append(value)
         else:
             unknown.append(value)
-    if not unknown:
-        return
-    listed = ", ".join(_show(v) for v in unknown)
-    if known:
-        found.warn("auth", s.where, f"{s.label}: unknown authentication {listed} is ignored")
-    else:
+    skipped = "Thunderbird skips the server (readFromXML)"
+    for value, canonical in spelled:
+        message = (
+            f"{s.label}: authentication {_show(value)}: Thunderbird and the ISPDB write"
+            f" {canonical} and Thunderbird compares exactly"
+        )
+        if usable or not mail:
+            found.warn("spelling", s.where, message)
+        else:
+            found.error("spelling", s.where, f"{message}: {skipped}")
+    if refused:
+        listed = ", ".join(_show(v) for v in refused)
+        side = "an outgoing" if outgoing else "an incoming"
+        message = f"{s.label}: Thunderbird does not take {listed} for {side} mail server"
+        if usable:
+            found.warn("auth", s.where, f"{message}: ignored")
+        elif not spelled:
+            found.error("auth", s.where, f"{message}: {skipped}")
+    if unknown:
+        listed = ", ".join(_show(v) for v in unknown)
+        if usable or spelled or refused:
+            found.warn("auth", s.where, f"{s.label}: unknown authentication {listed} is ignored")
+        else:
+            found.error(
+                "auth",
+                s.where,
+                f"{s.label}: only unknown authentication {listed}; clients skip the server"
+                ' (draft, "Multiple authentication alternatives")',
+            )
+    if mail and not s.auths:
         found.error(
             "auth",
             s.where,
-            f"{s.label}: only unknown authentication {listed}; clients skip the server"
-            ' (draft, "Multiple authentication alternatives")',
+            f"{s.label}: no <authentication>: {skipped}, which needs one (the draft's"
+            " clients assume a password)",
         )
 
 

@@ -121,6 +121,9 @@ class ServerConfig:
     username: str | None = None  # template, e.g. "%EMAILADDRESS%"
     auth: tuple[str, ...] = ()  # Mozilla vocabulary, most preferred first
     url: str | None = None
+    # Thunderbird's legacy <incomingServer type="exchange">: the EWS URL is ``url``
+    # (<ewsURL>, newer <exchangeURL>), ActiveSync is <easURL>.
+    activesync_url: str | None = None
     pop3: Pop3Options | None = None
     restriction: tuple[str, ...] = ()  # e.g. "client-IP-address": only inside the ISP's network
     add_this_server: bool | None = None
@@ -157,6 +160,9 @@ class EmailProvider:
     web_mail_url: str | None = None
     oauth2: OAuth2Settings | None = None
     enable: EnableInstructions | None = None
+    # Why Thunderbird's readFromXML refuses this whole provider (and so a client
+    # configured from it would get nothing), or None. Discovery does not use it.
+    refusal: str | None = None
 
 
 @dataclass(frozen=True)
@@ -189,6 +195,7 @@ class ClientConfig:
                 hostname=host,
                 username=fill(s.username, f"username of {s.label}"),
                 url=fill(s.url, f"url of {s.label}"),
+                activesync_url=fill(s.activesync_url, f"url of {s.label}"),
             )
 
         providers = tuple(
@@ -283,11 +290,28 @@ _AUTH_ALIASES = {
 _SASL_AUTH = re.compile(r"SASL\s+([A-Za-z0-9_-]{1,20})", re.IGNORECASE)
 
 _MAIL_PROTOCOLS = {"imap": Protocol.IMAP, "pop3": Protocol.POP3, "smtp": Protocol.SMTP}
+# What Thunderbird's readFromXML takes for mail servers, compared exactly: a value
+# it does not take is one it skips, and a server left without one it skips whole.
+THUNDERBIRD_SOCKET_TYPES = frozenset({"plain", "SSL", "STARTTLS"})
+THUNDERBIRD_INCOMING_AUTH = frozenset(
+    {"password-cleartext", "plain", "password-encrypted", "secure", "GSSAPI", "NTLM", "OAuth2"}
+)
+THUNDERBIRD_OUTGOING_AUTH = THUNDERBIRD_INCOMING_AUTH | {
+    "none",
+    "client-IP-address",
+    "smtp-after-pop",
+}
 # Draft "type" registry, plus Thunderbird's spelling "activeSync".
 _TCP_KINDS = ("imap", "pop3", "smtp", "managesieve")
 _URL_KINDS = ("jmap", "ews", "activeSync", "graph", "caldav", "carddav", "webdav")
 _EITHER_KINDS = ("xmpp",)
-_KINDS = {k.lower(): k for k in (*_TCP_KINDS, *_URL_KINDS, *_EITHER_KINDS)}
+# Thunderbird's readFromXML still reads <incomingServer type="exchange"> (the ISPDB's
+# office365.com.xml keeps one "for backwards compatibility"): hostname, port and
+# socketType as for IMAP, plus <owaURL>, <ewsURL> (<exchangeURL> in newer releases)
+# and <easURL>. We use its URLs.
+_LEGACY_EXCHANGE = "exchange"
+_EXCHANGE_URLS = ("ewsURL", "exchangeURL", "easURL", "owaURL")
+_KINDS = {k.lower(): k for k in (*_TCP_KINDS, *_URL_KINDS, *_EITHER_KINDS, _LEGACY_EXCHANGE)}
 _OUTGOING_KINDS = ("smtp",)  # draft: outgoingServer is only used for SMTP today
 
 _URL_SCHEMES = ("https", "http", "wss", "ws")
@@ -592,6 +616,7 @@ def _provider(elem: ET.Element, notes: _Notes) -> EmailProvider:
     if not incoming:
         notes.add(f"{where} has no usable incoming server")
     return EmailProvider(
+        refusal=_thunderbird_refusal(provider_id, domains, incoming, outgoing),
         id=provider_id or (domains[0] if domains else ""),
         domains=tuple(domains),
         display_name=_line(_first(elem, "displayName")) or None,
@@ -603,6 +628,28 @@ def _provider(elem: ET.Element, notes: _Notes) -> EmailProvider:
         oauth2=oauth2,
         enable=enable,
     )
+
+
+def _thunderbird_refusal(
+    provider_id: str,
+    domains: list[str],
+    incoming: list[ServerConfig],
+    outgoing: list[ServerConfig],
+) -> str | None:
+    """readFromXML throws, and Thunderbird drops the whole file, when the id is not a
+    host name (Sanitizer.hostname), no <domain> is valid, or no incoming (pop3, imap,
+    exchange) or no SMTP server is usable."""
+    if not provider_id or normalise_hostname(provider_id) is None:
+        return f"emailProvider id {short(provider_id)} is not a host name"
+    if not domains:
+        return "no valid <domain>"
+    if not any(
+        s.protocol in (Protocol.IMAP, Protocol.POP3) or s.kind == "exchange" for s in incoming
+    ):
+        return "no usable IMAP or POP3 server"
+    if not any(s.protocol is Protocol.SMTP for s in outgoing):
+        return "no usable SMTP server"
+    return None
 
 
 def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig | None:
@@ -619,26 +666,51 @@ def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig 
     if incoming == (kind in _OUTGOING_KINDS):
         notes.add(f"{section} type {short(raw_kind)} does not belong in <{section}>: skipped")
         return None
+    if kind in _MAIL_PROTOCOLS and raw_kind != kind:
+        # readFromXML: Sanitizer.enum(type, ["pop3", "imap", ...]) and == "smtp".
+        notes.add(
+            f"{section} type {short(raw_kind)} is not {kind!r}, which Thunderbird compares"
+            " exactly: skipped"
+        )
+        return None
 
     host_text = _text(_first(elem, "hostname"))
     port_text = _text(_first(elem, "port"))
     url_text = _text(_first(elem, "url"))
     socket_values = [v for v in map(_text, _all(elem, "socketType")) if v]
-    auth, unknown_auth = _auth_methods(_all(elem, "authentication"), notes)
+    accepted = None
+    if kind in _MAIL_PROTOCOLS:
+        accepted = THUNDERBIRD_INCOMING_AUTH if incoming else THUNDERBIRD_OUTGOING_AUTH
+    auth, unknown_auth = _auth_methods(_all(elem, "authentication"), notes, accepted)
     tcp = kind in _TCP_KINDS or (kind in _EITHER_KINDS and not url_text)
 
     hostname = port = security = url = None
-    if tcp:
+    activesync_url: str | None = None
+    problem: str | None = None
+    if kind == _LEGACY_EXCHANGE:
+        urls = {name: _text(_first(elem, name)) for name in _EXCHANGE_URLS}
+        url_text = urls["ewsURL"] or urls["exchangeURL"]
+        url = _url(url_text, _LINK_SCHEMES) if url_text else None
+        activesync_url = _url(urls["easURL"], _LINK_SCHEMES) if urls["easURL"] else None
+        hostname = _normalise_host_template(host_text) if host_text else None
+        label = _label(kind, hostname or host_text or url_text or None, None)
+        if url is None and activesync_url is None:
+            problem = f"invalid ewsURL {short(url_text)}" if url_text else "no <ewsURL> or <easURL>"
+    elif tcp:
         hostname = _normalise_host_template(host_text) if host_text else None
         if re.fullmatch(r"[0-9]{1,5}", port_text) and 1 <= int(port_text) <= 65535:
             port = int(port_text)
         # Thunderbird takes the first socketType it knows.
+        # readFromXML's Sanitizer.translate compares exactly ("ssl" is skipped): so do
+        # we for mail servers.
         known_sockets = [
-            _SOCKET_TYPES[v.lower()] for v in socket_values if v.lower() in _SOCKET_TYPES
+            _SOCKET_TYPES[v.lower()]
+            for v in socket_values
+            if v.lower() in _SOCKET_TYPES
+            and (kind not in _MAIL_PROTOCOLS or v in THUNDERBIRD_SOCKET_TYPES)
         ]
         security = known_sockets[0] if known_sockets else None
         label = _label(kind, hostname or host_text, port if port is not None else port_text)
-        problem: str | None = None
         if hostname is None:
             problem = f"invalid hostname {short(host_text)}" if host_text else "no <hostname>"
         elif port is None:
@@ -658,15 +730,18 @@ def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig 
         # Draft "Multiple authentication alternatives": when none is supported,
         # the client MUST ignore that server section.
         problem = f"only unknown authentication {', '.join(map(short, unknown_auth))}"
+    if problem is None and not auth and kind in _MAIL_PROTOCOLS:
+        problem = "no <authentication>"  # readFromXML: "need proper <authentication>"
     if problem is not None:
         notes.add(f"{problem} on {label}: server skipped")
         return None
-
     for value in unknown_auth:
         notes.add(f"unknown authentication {short(value)} on {label}: ignored")
     if tcp:
         for value in socket_values:
-            if value.lower() not in _SOCKET_TYPES:
+            if value.lower() not in _SOCKET_TYPES or (
+                kind in _MAIL_PROTOCOLS and value not in THUNDERBIRD_SOCKET_TYPES
+            ):
                 notes.add(f"unknown socketType {short(value)} on {label}: ignored")
     if not auth:
         notes.add(f"no <authentication> on {label}: method unknown")
@@ -679,6 +754,8 @@ def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig 
     restriction: list[str] = []
     flags: dict[str, bool | None] = {"addThisServer": None, "useGlobalPreferredServer": None}
     handled = {"hostname", "port", "socketType", "authentication", "username", "url"}
+    if kind == _LEGACY_EXCHANGE:
+        handled |= set(_EXCHANGE_URLS)
     for name, child in _children(elem):
         if name in handled or name in _QUIET_SERVER_CHILDREN:
             continue
@@ -703,6 +780,7 @@ def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig 
         username=username,
         auth=auth,
         url=url,
+        activesync_url=activesync_url,
         pop3=pop3,
         restriction=tuple(restriction),
         add_this_server=flags["addThisServer"],
@@ -710,14 +788,20 @@ def _server(elem: ET.Element, notes: _Notes, *, incoming: bool) -> ServerConfig 
     )
 
 
-def _auth_methods(elems: list[ET.Element], notes: _Notes) -> tuple[tuple[str, ...], list[str]]:
-    """Known methods in document order, and the unknown values."""
+def _auth_methods(
+    elems: list[ET.Element], notes: _Notes, accepted: frozenset[str] | None = None
+) -> tuple[tuple[str, ...], list[str]]:
+    """Known methods in document order, and the unknown values. ``accepted``: the exact
+    words Thunderbird takes for this kind of server; any other value is unknown."""
     known: list[str] = []
     unknown: list[str] = []
     for elem in elems:
         notes.unknown_attributes(elem, ("system",), "<authentication>")
         value = _text(elem)
         if not value:
+            continue
+        if accepted is not None and value not in accepted:
+            unknown.append(value)
             continue
         sasl = _SASL_AUTH.fullmatch(value)
         method = (

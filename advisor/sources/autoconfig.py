@@ -59,7 +59,7 @@ AUTOCONFIG_TIMEOUT = 5.0
 ISPDB_TIMEOUT = 10.0
 DEFAULT_ISPDB_URL = "https://autoconfig.thunderbird.net/v1.1/"
 # Server kinds of the draft that carry Exchange endpoints as URLs.
-_EWS_KINDS = {"ews"}
+_EWS_KINDS = {"ews", "exchange"}  # "exchange": Thunderbird's legacy section, <ewsURL>
 _ACTIVESYNC_KINDS = {"activeSync"}
 
 
@@ -392,6 +392,8 @@ def servers_of(
             ews = ews or server.url
         if server.kind in _ACTIVESYNC_KINDS and server.url:
             activesync = activesync or server.url
+        if server.activesync_url:  # the legacy type="exchange" section's <easURL>
+            activesync = activesync or server.activesync_url
         endpoint = server.endpoint
         if endpoint is None:
             continue
@@ -421,6 +423,11 @@ def _result(
     provider = pick_provider(config, address.domain_ascii)
     if provider is None:
         return SourceResult(source, steps, warnings=(f"{winner.url}: no emailProvider",))
+    if provider.refusal is not None:
+        # What Thunderbird refuses, we do not use either: a file that gives Thunderbird
+        # nothing is a broken file to report, not a source (advisor lint says why).
+        reason = f"Thunderbird refuses this file ({provider.refusal}): not used"
+        return SourceResult(source, steps, warnings=(f"{_strip_query(winner.url)}: {reason}",))
     servers, exchange, oauth_only = servers_of(provider)
     warnings: list[str] = []
     if not winner.trusted and source is not Source.CATALOGUE:

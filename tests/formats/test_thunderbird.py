@@ -524,8 +524,13 @@ def test_every_security_and_auth_word_is_written_as_thunderbird_spells_it() -> N
         server = replace(IMAP_STARTTLS.outgoing[0], auth=auth)
         config = replace(IMAP_STARTTLS, outgoing=(server,))
         parsed = parse_client_config(render_autoconfig(config).encode())
-        assert parsed.providers[0].outgoing[0].auth == (auth,)
         assert schema_problems(render_autoconfig(config)) == []
+        if auth == "TLS-client-cert":
+            # A word of the format that Thunderbird's readFromXML does not take for
+            # a mail server: it skips the server, and so does our reading.
+            assert parsed.providers[0].outgoing == ()
+            continue
+        assert parsed.providers[0].outgoing[0].auth == (auth,)
 
 
 # --- user.js ----------------------------------------------------------------------------------
