@@ -375,6 +375,7 @@ def export(
         account_plan,
         choose_protocol,
         inside,
+        refuse_what_lint_rejects,
         render_files,
     )
     from advisor.fsutil import write_all
@@ -411,6 +412,7 @@ def export(
     )
     _warn_off_domain(result.report, plan_hosts(account))
     files = render_files(account, [ClientKind(k) for k in kinds], lang=result.lang)
+    refuse_what_lint_rejects(files)
     # All clients' files or none, never through a link planted inside --out.
     written = write_all({inside(out, f.name): f.data for f in files}, force=force, root=out)
     from advisor.formats.text import escape_controls

@@ -442,6 +442,20 @@ def inside(out: Path, name: str) -> Path:
     return path
 
 
+def refuse_what_lint_rejects(files: Sequence[ExportFile]) -> None:
+    """The autoconfig and Autodiscover XML must pass our own lint (so clients read them
+    as meant): a report stating POP3 on IMAPS's port, or SSL on a STARTTLS port, is
+    refused with lint's reasons before anything is written."""
+    from advisor.formats.lint import lint
+
+    for f in files:
+        if f.name.endswith(".xml"):
+            problems = lint(f.data, name=f.name).errors
+            if problems:
+                reasons = "; ".join(dict.fromkeys(p.message for p in problems[:3]))
+                raise AdvisorError(f"refusing to write {f.name}: {reasons}")
+
+
 @dataclass(frozen=True)
 class ExportFile:
     name: str  # relative to the output folder

@@ -560,7 +560,13 @@ class Wizard:
         local: str,
         protocol: str,
     ) -> list[Path]:
-        from advisor.export import ClientKind, account_plan, inside, render_files
+        from advisor.export import (
+            ClientKind,
+            account_plan,
+            inside,
+            refuse_what_lint_rejects,
+            render_files,
+        )
 
         wanted = self.options.clients or self.options.out is not None
         if not wanted and not self._confirm(
@@ -605,6 +611,7 @@ class Wizard:
         if not self._accept_off_domain(report, account):
             return []
         files = render_files(account, [ClientKind(k) for k in kinds], lang=current_language())
+        refuse_what_lint_rejects(files)
         if not self._write({inside(out, f.name): f.data for f in files}):
             return []
         self.p.say("")
