@@ -263,3 +263,31 @@ def test_verify_config_logs_in_as_automx2s_file_and_ours_say(
     expected = EXPECTED_LOGINS[domain]
     assert verify_config(peer, capsys, monkeypatch, address, theirs) == expected
     assert verify_config(peer, capsys, monkeypatch, address, ours) == expected
+
+
+def test_export_thunderbird_keeps_the_ntlm_template(
+    peer: Peer, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    address = "jane@corp.test"
+    report_path = tmp_path / "report.json"
+    report_path.write_text(json.dumps(discover(peer, capsys, address)))
+    out = tmp_path / "out"
+    code, _, err = run_cli(
+        capsys,
+        "export",
+        address,
+        "--out",
+        str(out),
+        "--client",
+        "thunderbird",
+        "--protocol",
+        "imap",
+        "--from-json",
+        str(report_path),
+    )
+    assert code == 0, err
+    isp = ET.fromstring((out / "thunderbird" / "corp.test.xml").read_bytes())
+    servers = isp.findall("emailProvider/*[username]")
+    assert [s.findtext("username") for s in servers] == [NTLM_LOGIN, NTLM_LOGIN]
+    assert [s.findtext("authentication") for s in servers] == ["NTLM", "NTLM"]
+    assert isp.findtext("emailProvider/displayName") == "Corp IT Department"
