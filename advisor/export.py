@@ -437,6 +437,16 @@ def inside(out: Path, name: str) -> Path:
     already there); AdvisorError otherwise, before anything is written."""
     path = out / check_file_name(name)
     root = os.path.realpath(out)
+    step = out
+    for part in name.split("/"):  # the clearer refusal first: a link planted inside --out
+        step = step / part
+        if step.is_symlink():
+            target = os.path.realpath(step)
+            where = "" if os.path.commonpath([root, target]) == root else f" leading outside {out}"
+            raise AdvisorError(
+                f"refusing to write through {step}: it is a symbolic link{where}"
+                " (nothing is written through links inside the output folder)"
+            )
     if os.path.commonpath([root, os.path.realpath(path)]) != root:
         raise AdvisorError(f"refusing to write {path}: it would land outside {out}")
     return path
