@@ -355,3 +355,22 @@ def test_what_thunderbird_accepts_discovery_reads() -> None:
     # The later <exchangeURL> spelling of the same URL.
     newer = parse_client_config(tb_doc(exchange.replace("ewsURL", "exchangeURL")))
     assert newer.providers[0].incoming[0].url == "https://mail.d.test/EWS/Exchange.asmx"
+
+
+def test_pox_tolerates_what_exchangelib_reads() -> None:
+    """exchangelib's POX model (4.x, autodiscover/properties.py) reads RedirectURL and
+    an <Error> in the base namespace's <Response>; on/off flags in any case."""
+    redirect = pox(action="redirectUrl").replace(
+        b"</Action>", b"</Action><RedirectURL>https://autodiscover.d.test/x.xml</RedirectURL>"
+    )
+    assert parse_response(redirect).redirect == "https://autodiscover.d.test/x.xml"
+    assert codes(redirect) == ([], [])
+    error = (
+        b'<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/'
+        b'responseschema/2006"><Response><Error Time="1" Id="2"><ErrorCode>500</ErrorCode>'
+        b"<Message>The email address can't be found.</Message></Error></Response>"
+        b"</Autodiscover>"
+    )
+    assert parse_response(error).error == ("500", "The email address can't be found.")
+    upper = pox(IMAP_OK.replace("<SSL>on</SSL>", "<SSL>On</SSL>"), SMTP_OK)
+    assert codes(upper) == ([], [])

@@ -291,3 +291,29 @@ def test_export_thunderbird_keeps_the_ntlm_template(
     assert [s.findtext("username") for s in servers] == [NTLM_LOGIN, NTLM_LOGIN]
     assert [s.findtext("authentication") for s in servers] == ["NTLM", "NTLM"]
     assert isp.findtext("emailProvider/displayName") == "Corp IT Department"
+
+
+def test_verify_from_a_report_uses_the_method_its_sources_state(
+    peer: Peer,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+) -> None:
+    address = "jane@corp.test"
+    report_path = tmp_path / "report.json"
+    report_path.write_text(json.dumps(discover(peer, capsys, address)))
+    monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
+    _code, out, err = peer.cli(
+        capsys,
+        "verify",
+        address,
+        "--from-json",
+        str(report_path),
+        "--protocol",
+        "imap",
+        "--password-stdin",
+        "--json",
+    )
+    assert PASSWORD not in out + err
+    checks = {c["protocol"]: (c["result"], c["mechanism"]) for c in json.loads(out)["checks"]}
+    assert checks == EXPECTED_LOGINS["corp.test"]

@@ -439,14 +439,18 @@ def _children(elem: ET.Element) -> Iterable[tuple[str, ET.Element]]:
             yield _split(child.tag)[1], child
 
 
+# Element names are matched without regard to case: servers write both MS-OXDSCLI's
+# RedirectUrl and the RedirectURL exchangelib reads (its POX model, exchangelib 4.x).
 def _first(elem: ET.Element | None, name: str) -> ET.Element | None:
     if elem is None:
         return None
-    return next((c for n, c in _children(elem) if n == name), None)
+    wanted = name.lower()
+    return next((c for n, c in _children(elem) if n.lower() == wanted), None)
 
 
 def _all(elem: ET.Element, name: str) -> list[ET.Element]:
-    return [c for n, c in _children(elem) if n == name]
+    wanted = name.lower()
+    return [c for n, c in _children(elem) if n.lower() == wanted]
 
 
 def _text(elem: ET.Element | None) -> str:
