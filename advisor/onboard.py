@@ -513,7 +513,23 @@ def _servers_line(report: DiscoveryReport) -> str:
     exchange = report.exchange
     if exchange is not None and (exchange.ews_url or exchange.activesync_url):
         parts.append("Exchange")
-    return ", ".join(parts) or "nothing verified"
+    line = ", ".join(parts) or "nothing verified"
+    if report.reach is not None and report.reach.unchecked:
+        reasons = ", ".join(u.value for u in report.reach.unchecked)
+        line += f" (could not be checked from this network: {reasons})"
+    from advisor.offdomain import hops_for
+
+    # The servers a row would be set up with: the first of each protocol, Exchange's URLs.
+    firsts = {c.endpoint.protocol: c.endpoint.hostname for c in reversed(report.incoming)}
+    firsts.update({c.endpoint.protocol: c.endpoint.hostname for c in reversed(report.outgoing)})
+    hosts = list(firsts.values())
+    if exchange is not None:
+        hosts += [u for u in (exchange.ews_url, exchange.activesync_url) if u]
+    hops = hops_for(report, hosts)
+    if hops:
+        domains = ", ".join(sorted({h.domain for h in hops}))
+        line += f"; passwords would go to another domain: {domains}"
+    return line
 
 
 ADDRESS_SLOT = "%EMAILADDRESS%"  # the placeholders of Mozilla's autoconfig, as in export

@@ -199,3 +199,27 @@ def test_the_wizard_asks_before_using_another_domain(
     assert not (tmp_path / "mail").exists()
     result, prompter = wizard_run(report, tmp_path, accept=True)
     assert (tmp_path / "mail" / "thunderbird" / "user.js").exists()
+
+
+def test_onboarding_names_the_other_domain(
+    hop: Lab, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    staff = tmp_path / "staff.csv"
+    staff.write_text("email,name,clients\nana@hop.test,Ana,thunderbird\n", encoding="utf-8")
+    code, out, err = run_cli(
+        capsys,
+        "onboard",
+        str(staff),
+        "--out",
+        str(tmp_path / "out"),
+        "--dns",
+        hop.dns_spec,
+        "--ca-file",
+        str(hop.ca_file),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--timeout",
+        "6",
+    )
+    assert code == 0, err
+    assert "passwords would go to another domain: elsewhere.test" in out + err
