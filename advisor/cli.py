@@ -1126,7 +1126,7 @@ def check(
     ] = None,
     jobs: Annotated[
         int, typer.Option("--jobs", metavar="N", min=1, max=256, help="Domains checked at once.")
-    ] = 16,
+    ] = 8,
     processes: Annotated[
         int | None,
         typer.Option(

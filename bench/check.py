@@ -15,7 +15,7 @@ interpreter lock).
   domains and for all of them: flat means the same peak whatever the list's length.
 
 Prints the figures; asserts nothing.
-    python bench/check.py [--domains 1000] [--jobs 16] [--processes N]
+    python bench/check.py [--domains 1000] [--jobs 8] [--processes N]
 """
 
 from __future__ import annotations
@@ -141,7 +141,7 @@ def run(
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--domains", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=16)
+    parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--processes", type=int, default=None, help="advisor check --processes")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-check-"))

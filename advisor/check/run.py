@@ -39,7 +39,7 @@ LOCAL_PART = "postmaster"
 REFETCH_TIMEOUT = 5.0
 # Answers kept across the domains of one run: the names they share (a hoster's
 # servers, the TLD's SOA) are asked once; 1,024 answers cover the shared names and
-# the domains in flight (about 40 names each) at the default --jobs 16.
+# the domains in flight (about 40 names each) at --jobs 16.
 DNS_CACHE_SIZE = 1_024
 MAX_DOMAINS_LINE = 1_000  # characters: longer lines in --domains are not domains
 
