@@ -384,6 +384,34 @@ def test_autodiscover_through_srv_record(lab: Lab, capsys: pytest.CaptureFixture
     assert code == 3
 
 
+def test_pop3_first_thunderbird_takes_it_android_reads_only_imap(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    lab.zone("popfirst.test")
+    lab.dovecot("imap.popfirst.test", pop3=None, pop3s=None)
+    lab.smtp("smtp.popfirst.test")
+    pop3 = (
+        '<incomingServer type="pop3"><hostname>pop.popfirst.test</hostname><port>995</port>'
+        "<socketType>SSL</socketType><username>%EMAILADDRESS%</username>"
+        "<authentication>password-cleartext</authentication></incomingServer>"
+    )
+    config = client_config(
+        "popfirst.test", ("imap.popfirst.test", 993, "SSL"), ("smtp.popfirst.test", 465, "SSL")
+    ).replace("<incomingServer", pop3 + "<incomingServer", 1)
+    publish_autoconfig(lab, "popfirst.test", config)
+    code, doc = check(capsys, lab, "popfirst.test")
+    tb = doc["clients"]["thunderbird"]
+    # readFromXML.sys.mjs: "first valid" <incomingServer> becomes d.incoming -- the POP3
+    # server, which does not exist, so the login check fails.
+    assert server(tb["incoming"]) == ("pop.popfirst.test", 995, "ssl")
+    assert tb["outcome"] == "manual"
+    android = doc["clients"]["thunderbird-android"]
+    # RealAutoconfigParser.kt: `parseServer("imap", ...)` skips the POP3 server.
+    assert server(android["incoming"]) == ("imap.popfirst.test", 993, "ssl")
+    assert android["outcome"] == "configured"
+    assert code == 3
+
+
 def test_stale_ispdb_entry(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
     lab.zone("moved.test")
     lab.zone("lab.test")

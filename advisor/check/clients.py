@@ -90,12 +90,20 @@ def _first(servers: Sequence[NamedServer], incoming: bool) -> Endpoint | None:
 
 
 def _take_config(
-    facts: Facts, result: SourceResult, *, client: str, via: str
+    facts: Facts,
+    result: SourceResult,
+    *,
+    client: str,
+    via: str,
+    incoming_protocols: tuple[Protocol, ...] = (Protocol.IMAP, Protocol.POP3),
 ) -> tuple[Outcome, Endpoint | None, Endpoint | None, list[Problem]]:
-    """A configuration file's first incoming and first outgoing server, judged."""
+    """A configuration file's first incoming (of ``incoming_protocols``) and first
+    outgoing server, judged."""
     # readFromXML.sys.mjs: the first <incomingServer> becomes `config.incoming`,
     # the others `incomingAlternatives`; the same for <outgoingServer>.
-    incoming = _first(result.servers, True)
+    incoming = next(
+        (n.endpoint for n in result.servers if n.endpoint.protocol in incoming_protocols), None
+    )
     outgoing = _first(result.servers, False)
     outcome = Outcome.CONFIGURED
     problems: list[Problem] = []
@@ -526,10 +534,9 @@ def thunderbird_android(facts: Facts) -> ClientResult:
             "thunderbird-android", Outcome.MANUAL, None, None, _("manual"), tuple(problems)
         )
     result, via, trusted, step = candidates[0]
-    outcome, incoming, outgoing, problems = _take_config(facts, result, client=client, via=via)
     # `parseServer("imap", ...)`: the first IMAP server, whatever comes before it.
-    incoming = next(
-        (n.endpoint for n in result.servers if n.endpoint.protocol is Protocol.IMAP), incoming
+    outcome, incoming, outgoing, problems = _take_config(
+        facts, result, client=client, via=via, incoming_protocols=(Protocol.IMAP,)
     )
     if not trusted:
         # RealAutoconfigFetcher: `isTrusted = fetchResult.isTrusted` -- an untrusted result
