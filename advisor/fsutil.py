@@ -414,7 +414,7 @@ def _keep_aside(path: Path, aside: Path) -> None:
     """A second name for the old file, so that it can be put back; the file keeps
     its own name until the new one replaces it in one rename."""
     try:
-        os.link(path, aside, follow_symlinks=False)
+        os.link(path, aside)  # ``path`` is no link: checked by the caller
     except OSError:  # a file system without hard links: a copy will do
         shutil.copy2(path, aside, follow_symlinks=False)
 
