@@ -868,33 +868,6 @@ class Discovery:
         )
         seen = health is DnsHealth.OK
         verified_any = any(c.verified for c in candidates)
-        unchecked: set[Unchecked] = set()
-        if health is DnsHealth.OFFLINE:
-            unchecked.add(Unchecked.OFFLINE)
-        elif not seen:
-            unchecked.add(Unchecked.DNS)
-        for c in candidates:
-            if c.verified or (c.sources and set(c.sources) <= {Source.GUESS}):
-                continue
-            reason = _UNCHECKED.get(c.probe.status) if c.probe is not None else None
-            if c.probe is None and c.endpoint.key in cut_off:
-                reason = Unchecked.TIMEOUT
-            if reason is not None:
-                unchecked.add(reason)
-
-        def blocked(protocol: Protocol) -> bool:
-            """Did the network stop a probe of this protocol before it could tell?"""
-            for p in self._probes.values():
-                if p.endpoint.protocol is not protocol:
-                    continue
-                if p.endpoint.key in cut_off:
-                    return True
-                if p.result is not None and p.result.status in (
-                    ProbeStatus.FILTERED,
-                    ProbeStatus.TIMEOUT,
-                ):
-                    return True
-            return False
 
         def state(protocol: Protocol) -> Reach:
             named = [c for c in candidates if c.endpoint.protocol is protocol]
@@ -908,7 +881,7 @@ class Discovery:
                 return Reach.ABSENT  # RFC 6186 target ".": the domain says so
             if protocol is not Protocol.SMTP and listed:
                 return Reach.ABSENT
-            if seen and verified_any and not blocked(protocol):
+            if seen and verified_any and not self._blocked(protocol, cut_off):
                 return Reach.ABSENT
             return Reach.UNKNOWN
 
@@ -930,8 +903,22 @@ class Discovery:
             pop3=state(Protocol.POP3),
             smtp=state(Protocol.SMTP),
             exchange=exchange_state,
-            unchecked=tuple(u for u in Unchecked if u in unchecked),
+            unchecked=_unchecked(health, candidates, cut_off),
         )
+
+    def _blocked(self, protocol: Protocol, cut_off: set[tuple[str, str, int, str]]) -> bool:
+        """Did the network stop a probe of this protocol before it could tell?"""
+        for p in self._probes.values():
+            if p.endpoint.protocol is not protocol:
+                continue
+            if p.endpoint.key in cut_off:
+                return True
+            if p.result is not None and p.result.status in (
+                ProbeStatus.FILTERED,
+                ProbeStatus.TIMEOUT,
+            ):
+                return True
+        return False
 
     def _autodiscover_answered(self) -> bool:
         """Autodiscover ran to its end and no request of it was cut off by the network."""
@@ -1151,6 +1138,26 @@ _UNCHECKED_TEXT = {
     Unchecked.TIMEOUT: "no answer in time",
     Unchecked.OFFLINE: "offline: nothing was asked",
 }
+
+
+def _unchecked(
+    health: DnsHealth, candidates: list[Candidate], cut_off: set[tuple[str, str, int, str]]
+) -> tuple[Unchecked, ...]:
+    """Why servers the sources name could not be checked from this network."""
+    reasons: set[Unchecked] = set()
+    if health is DnsHealth.OFFLINE:
+        reasons.add(Unchecked.OFFLINE)
+    elif health is not DnsHealth.OK:
+        reasons.add(Unchecked.DNS)
+    for c in candidates:
+        if c.verified or (c.sources and set(c.sources) <= {Source.GUESS}):
+            continue
+        reason = _UNCHECKED.get(c.probe.status) if c.probe is not None else None
+        if c.probe is None and c.endpoint.key in cut_off:
+            reason = Unchecked.TIMEOUT
+        if reason is not None:
+            reasons.add(reason)
+    return tuple(u for u in Unchecked if u in reasons)
 
 
 def _off_domain_warnings(

@@ -117,7 +117,7 @@ def main() -> None:
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="advisor-determinism-") as folder:
         work = Path(folder)
-        scenario("dns-down", dns_down, Timing(budget=1.0), args.runs, work)
+        scenario("dns-down", dns_down, Timing(budget=1.5), args.runs, work)
         scenario("ports-filtered", ports_filtered, Timing(), args.runs, work)
 
 
