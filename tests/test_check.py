@@ -314,6 +314,9 @@ def test_autoconfig_and_autodiscover_disagree(lab: Lab, capsys: pytest.CaptureFi
     assert server(doc["clients"]["thunderbird"]["incoming"]) == ("imap.split.test", 993, "ssl")
     # MS-OXDSCLI: Outlook reads only Autodiscover, so it ends with the other server.
     assert server(doc["clients"]["outlook"]["incoming"]) == ("legacy.split.test", 993, "ssl")
+    # Each client says what it gets wrong: the other publication names another server.
+    assert "disagreement" in codes(doc["clients"]["thunderbird"])
+    assert "disagreement" in codes(doc["clients"]["outlook"])
     assert statuses(doc)["consistency"] == "warning"
     detail = next(p["detail"] for p in doc["publication"] if p["check"] == "consistency")
     assert "imap.split.test" in detail

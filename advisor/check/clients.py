@@ -123,8 +123,10 @@ def _origin(result: SourceResult) -> str:
     return result.origin or str(result.source)
 
 
-def _stale(facts: Facts, result: SourceResult, incoming: Endpoint | None) -> list[Problem]:
-    """The chosen file names another first server than the domain's own publication."""
+def _disagreements(facts: Facts, result: SourceResult, incoming: Endpoint | None) -> list[Problem]:
+    """The chosen configuration names another first server than the domain's other
+    publication (autoconfig vs Autodiscover): a stale ISPDB entry, or two files that
+    drifted apart, so clients end with different servers."""
     problems: list[Problem] = []
     if incoming is None:
         return problems
@@ -241,8 +243,8 @@ def thunderbird(facts: Facts) -> ClientResult:
                 " the path can replace the servers"
             )
             problems.append(Problem("autoconfig-http", msg))
-        if source in (Source.ISPDB, Source.MX):
-            problems += _stale(facts, result, incoming)
+        if source is not Source.LOCAL:
+            problems += _disagreements(facts, result, incoming)
         return ClientResult(
             "thunderbird", outcome, incoming, outgoing, via, tuple(problems), step=step
         )
@@ -538,6 +540,7 @@ def thunderbird_android(facts: Facts) -> ClientResult:
     outcome, incoming, outgoing, problems = _take_config(
         facts, result, client=client, via=via, incoming_protocols=(Protocol.IMAP,)
     )
+    problems += _disagreements(facts, result, incoming)
     if not trusted:
         # RealAutoconfigFetcher: `isTrusted = fetchResult.isTrusted` -- an untrusted result
         # is shown for the user's explicit approval before it is used.
@@ -618,6 +621,7 @@ def outlook(facts: Facts) -> ClientResult:
             problems.append(Problem("autodiscover-redirect", msg.format(host=host)))
         if result.servers:
             outcome, incoming, outgoing, found = _take_config(facts, result, client=client, via=via)
+            found += _disagreements(facts, result, incoming)
             return ClientResult(
                 "outlook",
                 worst(base, outcome),
