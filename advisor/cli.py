@@ -15,7 +15,7 @@ so that ``advisor --help`` costs little more than importing typer.
 import os
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, TextIO, cast
+from typing import TYPE_CHECKING, Annotated, Any, NoReturn, TextIO, cast
 
 import typer
 
@@ -779,6 +779,7 @@ def verify(
         targets_from_config,
         targets_from_report,
         to_json,
+        unreachable,
     )
 
     parsed = parse_address(address)
@@ -803,13 +804,7 @@ def verify(
         # Before the secret: a report made for another address is refused, so the
         # password can never go to that mailbox's servers.
         saved = read_report(from_json, address)
-    # The secret first: nobody should wait through discovery to be asked for it.
     who = username or parsed.address_ascii
-    password = token = None
-    if oauth_token_stdin:
-        token = read_token()
-    else:
-        password = read_password(stdin=password_stdin, prompt=f"Password for {who}: ")
     if config is not None:
         source = f"config {config}"
         targets = targets_from_config(config, parsed.address_ascii, protocol)
@@ -838,6 +833,24 @@ def verify(
             _print_off_domain(hop, parsed.domain)
     else:
         _warn_off_domain(report if saved is None else manual.add_to_report(saved), checked)
+    # Then each server is looked up and connected to, without credentials: the
+    # secret is asked for only when at least one of them can be reached.
+    unreachable_now = unreachable(targets, dns=dns_client)
+    console = None if json_output else _console()
+    if targets and len(unreachable_now) == len(targets):
+        _no_server_reachable(
+            [unreachable_now[t] for t in targets],
+            dns_client,
+            console,
+            json_output=json_output,
+            address=parsed.address_ascii,
+            source=source,
+        )
+    password = token = None
+    if oauth_token_stdin:
+        token = read_token()
+    else:
+        password = read_password(stdin=password_stdin, prompt=f"Password for {who}: ")
     options = VerifyOptions(
         address=parsed.address_ascii,
         username=username,
@@ -848,7 +861,6 @@ def verify(
         timeout=timeout,
         ca_file=ca_file,
     )
-    console = None if json_output else _console()
     if console is not None:
         console.print(
             f"Logging in as {who} to {len(targets)} server{'s' if len(targets) != 1 else ''}"
@@ -861,7 +873,9 @@ def verify(
         if console is not None:
             _print_check(console, check)
 
-    checks = run_checks(targets, options, dns=dns_client, context=context, on_check=show)
+    checks = run_checks(
+        targets, options, dns=dns_client, context=context, on_check=show, known=unreachable_now
+    )
     insecure = [c for c in checks if c.insecure]
     for c in insecure:
         sys.stderr.write(
@@ -891,6 +905,45 @@ def _print_off_domain(hop: "OffDomain", domain: str) -> None:
     from advisor.offdomain import hop_warning
 
     sys.stderr.write(f"advisor: {_('warning:')} {hop_warning(hop, domain)}\n")
+
+
+def _no_server_reachable(
+    checks: list[Any],
+    dns: Any,
+    console: "Console | None",
+    *,
+    json_output: bool,
+    address: str,
+    source: str,
+) -> NoReturn:
+    """Every server is out of reach: say so, and why DNS may be the cause, without
+    asking for the secret (nothing could have used it)."""
+    from advisor.i18n import _
+    from advisor.verify import dns_looks_filtered, to_json
+
+    if json_output:
+        import json
+
+        doc = to_json(address, source, checks)
+        sys.stdout.write(json.dumps(doc, ensure_ascii=False, indent=2) + "\n")
+    elif console is not None:
+        for check in checks:
+            _print_check(console, check)
+    tld = dns_looks_filtered(checks, dns=dns)
+    if tld is not None:
+        sys.stderr.write(
+            "advisor: "
+            + _(
+                "your DNS server says even the top-level domain {tld!r} does not exist:"
+                " its view looks filtered or offline (captive portal, closed network)."
+                " Try another network, or another DNS server with --dns."
+            ).format(tld=tld)
+            + "\n"
+        )
+    sys.stderr.write(
+        "advisor: " + _("no server could be reached, so no password was asked for or sent") + "\n"
+    )
+    raise typer.Exit(EXIT_CHECK_FAILED)
 
 
 def _print_check(console: "Console", check: object) -> None:

@@ -45,7 +45,7 @@ import re
 import smtplib
 import ssl
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from pathlib import Path
@@ -322,6 +322,52 @@ class _Scrub(Masker):
 # ----------------------------------------------------------------- the run
 
 
+# Before the secret is asked for, each server is looked up and connected to (no
+# credentials): nobody should type a password for a run that can reach nothing.
+# A reachable server answers a connect in milliseconds; a filtered port hangs.
+PREFLIGHT_TIMEOUT = 5.0
+
+
+def unreachable(
+    targets: Sequence[Target], *, dns: DnsClient, timeout: float = PREFLIGHT_TIMEOUT
+) -> dict[Target, Check]:
+    """The targets that cannot be looked up or connected to, each with its
+    ``unreachable`` check; the others are absent. Connections are closed at once."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def reach(target: Target) -> Check | None:
+        deadline = time.monotonic() + timeout
+        answer = dns.addresses(target.host, deadline=deadline)
+        if answer.status is not DnsStatus.FOUND or not answer.addresses:
+            return Check(target, Result.UNREACHABLE, f"{target.host}: {answer.detail}")
+        outcome = connect(answer.addresses, target.port, deadline=deadline)
+        if outcome.sock is not None:
+            outcome.sock.close()
+        if outcome.status is not ConnectStatus.CONNECTED:
+            return Check(
+                target, Result.UNREACHABLE, f"{target.host}:{target.port}: {outcome.detail}"
+            )
+        return None
+
+    if not targets:
+        return {}
+    with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
+        found = list(pool.map(reach, targets))
+    return {c.target: c for c in found if c is not None}
+
+
+def dns_looks_filtered(checks: Sequence[Check], *, dns: DnsClient) -> str | None:
+    """When a host "does not exist": the top-level domain that the same resolver also
+    says does not exist (its view is filtered or offline), else None."""
+    for check in checks:
+        if check.result is Result.UNREACHABLE and "NXDOMAIN" in check.detail.upper():
+            tld = check.target.host.rstrip(".").rsplit(".", 1)[-1] + "."
+            answer = dns.query(tld, "SOA", deadline=time.monotonic() + PREFLIGHT_TIMEOUT)
+            if answer.status is DnsStatus.NXDOMAIN:
+                return tld.rstrip(".")
+    return None
+
+
 def run_checks(
     targets: Sequence[Target],
     options: VerifyOptions,
@@ -329,12 +375,16 @@ def run_checks(
     dns: DnsClient,
     context: ssl.SSLContext,
     on_check: Callable[[Check], None] | None = None,
+    known: Mapping[Target, Check] | None = None,
 ) -> list[Check]:
-    """Check every target in order; after an ``auth-failed``, skip the rest."""
+    """Check every target in order; after an ``auth-failed``, skip the rest. ``known``:
+    targets already found unreachable (:func:`unreachable`), not tried again."""
     checks: list[Check] = []
     failed: Check | None = None
     for target in targets:
-        if failed is not None:
+        if known and target in known:
+            check = known[target]
+        elif failed is not None:
             check = Check(
                 target,
                 Result.SKIPPED,

@@ -605,13 +605,64 @@ def test_bad_input_is_one_line(
 
 
 def test_no_password_from_a_pipe_without_the_flag(
-    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    world: World,
 ) -> None:
     monkeypatch.setattr("sys.stdin", io.StringIO(PASSWORD + "\n"))
-    report = report_for(tmp_path, [server("imap", "imap.example.test", 993, "ssl")], [])
-    code, _out, err = run_cli(capsys, "verify", USER, "--from-json", str(report))
+    report = report_for(tmp_path, [server("imap", f"imap.{DOMAIN}", 993, "ssl")], [])
+    code, _out, err = run_cli(
+        capsys, "verify", USER, "--from-json", str(report), "--dns", world.lab.dns_spec
+    )
     assert code == 1
     assert "--password-stdin" in err
+
+
+def test_nothing_reachable_asks_for_no_password_and_says_why(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, lab: Lab
+) -> None:
+    # A resolver whose view is filtered: even the top-level domain "does not exist".
+    lab.zone(".", "@ SOA ns.invalid. hostmaster.invalid. 1 3600 600 86400 60\n@ NS ns.invalid.")
+    stdin = io.StringIO(PASSWORD + "\n")
+    monkeypatch.setattr("sys.stdin", stdin)
+    code, out, err = run_cli(
+        capsys,
+        "verify",
+        "jean@dupont-avocats.fr",
+        "--imap",
+        "mail.dupont-avocats.fr:993:ssl",
+        "--smtp",
+        "mail.dupont-avocats.fr:465:ssl",
+        "--dns",
+        lab.dns_spec,
+        "--password-stdin",
+    )
+    assert code == 4
+    assert stdin.read() == PASSWORD + "\n"  # never read: nothing could have used it
+    assert out.count("unreachable: mail.dupont-avocats.fr") == 2
+    assert "NXDOMAIN" in out
+    assert "top-level domain 'fr' does not exist: its view looks filtered or offline" in err
+    assert "no server could be reached, so no password was asked for or sent" in err
+
+
+def test_one_server_reachable_is_enough_to_ask(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, world: World
+) -> None:
+    code, out, _ = verify_cli(
+        capsys,
+        monkeypatch,
+        world,
+        PASSWORD,
+        "--imap",
+        f"imap.{DOMAIN}:993:ssl",
+        "--smtp",
+        f"nxdomain.{DOMAIN}:465:ssl",
+        "--password-stdin",
+    )
+    assert code == 4
+    assert "✓" in out
+    assert "unreachable" in out
 
 
 # ------------------------------------------------------------------ hostile servers
