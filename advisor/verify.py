@@ -333,7 +333,6 @@ def unreachable(
 ) -> dict[Target, Check]:
     """The targets that cannot be looked up or connected to, each with its
     ``unreachable`` check; the others are absent. Connections are closed at once."""
-    from concurrent.futures import ThreadPoolExecutor
 
     def reach(target: Target) -> Check | None:
         deadline = time.monotonic() + timeout
@@ -349,10 +348,9 @@ def unreachable(
             )
         return None
 
-    if not targets:
-        return {}
-    with ThreadPoolExecutor(max_workers=min(8, len(targets))) as pool:
-        found = list(pool.map(reach, targets))
+    # One after the other: a configuration names two or three servers, and a
+    # filtered one is not tried again by run_checks (it is ``known``).
+    found = [reach(target) for target in dict.fromkeys(targets)]
     return {c.target: c for c in found if c is not None}
 
 

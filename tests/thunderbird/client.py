@@ -73,6 +73,8 @@ SCRIPT_TIMEOUT_MS = 30_000
 _POLL_S = 0.05
 # How long stop() waits for the killed processes to disappear.
 _KILL_WAIT_S = 10.0
+# How long quit() lets Thunderbird shut down (and write prefs.js) before stop() kills.
+_QUIT_WAIT_S = 60.0
 
 # Our prefs, written to prefs.js before the first start (never to user.js).
 _PREFS: Mapping[str, bool | int | str] = {
@@ -623,9 +625,20 @@ class Thunderbird:
         """Every pref with a value of its own under ``mail.``, as Thunderbird holds it."""
         return dict(self.execute(_JS_MAIL_PREFS))
 
-    def save_prefs(self) -> None:
-        """Write prefs.js now, as quitting would (:meth:`stop` kills the process)."""
-        self.execute("Services.prefs.savePrefFile(null);")
+    def quit(self) -> None:
+        """Quit as a person would, so that Thunderbird writes prefs.js itself, whole,
+        then :meth:`stop`. (``Services.prefs.savePrefFile(null)`` only queues an
+        off-main-thread write, which the kill in :meth:`stop` can cut short: on a
+        loaded machine the next start then read an older prefs.js.)"""
+        from tests.thunderbird.marionette import MarionetteError
+
+        marionette, process = self._marionette, self._process
+        if marionette is not None and process is not None:
+            with contextlib.suppress(MarionetteError, OSError):
+                marionette.command("Marionette:Quit", {"flags": ["eForceQuit"]})
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                process.wait(timeout=_QUIT_WAIT_S)
+        self.stop()
 
     def profile_accounts(self) -> ProfileAccounts:
         """The accounts, identities and SMTP servers Thunderbird's services hold."""

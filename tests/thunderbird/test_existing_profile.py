@@ -161,7 +161,7 @@ def runs(
         thunderbird = Thunderbird(root, prefs=EXISTING, install=install if run else None)
         with started(thunderbird):
             seen.append((thunderbird.profile_accounts(), account_prefs(thunderbird)))
-            thunderbird.save_prefs()  # as quitting would; stop() kills
+            thunderbird.quit()  # prefs.js written whole, before the next start
     return seen
 
 
