@@ -30,7 +30,7 @@ import socket
 import ssl
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -792,8 +792,9 @@ class Discovery:
             )
         if not live and (inc or out) and not self.options.offline:
             warnings.append(
-                "nothing could be checked live: the servers listed come from the built-in"
-                " catalogue and are unverified"
+                "nothing could be checked live: the servers listed come from "
+                + _where_from([c for c in (*inc, *out) if not c.verified])
+                + " and are unverified"
             )
         warnings.extend(self._dns_warnings(hints, catalogue_knows=bool(inc or out)))
         home = self._home_domains(results, provider)
@@ -1188,6 +1189,24 @@ def _off_domain_warnings(
             " mail provider's; use it only if the provider says so"
         )
     return out
+
+
+# How a warning names where unverified servers were found, in source order.
+_FROM_TEXT = {
+    Source.GIVEN: "the servers you gave",
+    Source.LOCAL: "the --config-dir folder",
+    Source.CATALOGUE: "the built-in catalogue",
+}
+
+
+def _where_from(candidates: Sequence[Candidate]) -> str:
+    """Where the candidates came from, e.g. "the --config-dir folder and the built-in catalogue"."""
+    found = {s for c in candidates for s in c.sources}
+    names = [text for source, text in _FROM_TEXT.items() if source in found]
+    others = found - set(_FROM_TEXT)
+    if others:
+        names.append("other sources (" + ", ".join(sorted(str(s) for s in others)) + ")")
+    return " and ".join(names) or "the built-in catalogue"
 
 
 def _merge_exchange(results: list[SourceResult], hints: dnshints.Hints) -> ExchangeFacts | None:

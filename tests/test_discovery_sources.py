@@ -413,6 +413,30 @@ def test_dead_dns_falls_back_to_the_catalogue(capsys: pytest.CaptureFixture[str]
     assert any("built-in catalogue" in w for w in report["warnings"])
 
 
+def test_dead_dns_names_the_config_dir_folder_as_the_source(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    (tmp_path / "dupont-avocats.fr.xml").write_text(
+        client_config(
+            "dupont-avocats.fr",
+            [("imap", "mail.dupont-avocats.fr", 993, "SSL")],
+            ("mail.dupont-avocats.fr", 465, "SSL"),
+        )
+    )
+    _code, out, _ = run_cli(
+        capsys,
+        *("discover", "jean@dupont-avocats.fr", "--json", "--dns", "127.0.0.1:9"),
+        *("--timeout", "2", "--config-dir", str(tmp_path)),
+    )
+    report = json.loads(out)
+    assert report["incoming"][0]["sources"] == ["local"]
+    unverified = [w for w in report["warnings"] if w.startswith("nothing could be checked live")]
+    assert unverified == [
+        "nothing could be checked live: the servers listed come from the --config-dir folder"
+        " and are unverified"
+    ]
+
+
 def test_filtered_dns_view_answers_from_the_catalogue(
     lab: Lab, capsys: pytest.CaptureFixture[str]
 ) -> None:
