@@ -175,6 +175,7 @@ def account_plan(
             hosted=exchange.hosted,
         )
     incoming = outgoing = None
+    found = sending = None
     if protocol == "exchange":
         if exchange_setting is None or not (
             exchange_setting.ews_url or exchange_setting.activesync_url or on_m365
@@ -218,6 +219,14 @@ def account_plan(
         oauth_platform=how.platform,
         app_passwords=how.app_passwords,
         enable=how.enable,
+        unverified_from=tuple(
+            dict.fromkeys(
+                str(source)
+                for c in (found, sending)
+                if c is not None and not c.verified
+                for source in c.sources
+            )
+        ),
     )
 
 

@@ -48,6 +48,9 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
         out.append(_("No file contains a password: the mail client asks for it the first time."))
     out += sign_in_lines(plan, lang)
     out += ["", _("Servers")]
+    unverified = unverified_text(plan)
+    if unverified is not None:
+        out.append("  " + unverified)
     if plan.incoming is not None:
         s = plan.incoming
         out.append(
@@ -247,6 +250,26 @@ def provider_text(help_: ProviderHelp, lang: str) -> str:
     if text and not in_lang:
         return _("(the provider's words, in English:) {text}").format(text=text)
     return text
+
+
+def unverified_text(plan: AccountPlan) -> str | None:
+    """One sentence when no live check confirmed the servers: where they come from
+    (the built-in catalogue, the --config-dir folder, the servers typed...)."""
+    if not plan.unverified_from:
+        return None
+    names = {
+        "catalogue": _("the built-in catalogue"),
+        "local": _("your --config-dir folder"),
+        "given": _("the servers you typed"),
+    }
+    where = [names[s] for s in plan.unverified_from if s in names]
+    if any(s not in names for s in plan.unverified_from):
+        where.append(_("the settings the provider publishes"))
+    return _(
+        "Not checked: these settings come from {where}, and no live connection confirmed"
+        " them from this network. If the mail program cannot connect, check them with"
+        " your provider."
+    ).format(where=_(" and ").join(where))
 
 
 def sign_in_lines(plan: AccountPlan, lang: str) -> list[str]:

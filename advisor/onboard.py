@@ -513,7 +513,16 @@ def _servers_line(report: DiscoveryReport) -> str:
     exchange = report.exchange
     if exchange is not None and (exchange.ews_url or exchange.activesync_url):
         parts.append("Exchange")
-    line = ", ".join(parts) or "nothing verified"
+    if not parts:
+        # What the rows are set up with all the same, and where it comes from.
+        named = [
+            f"{c.endpoint.protocol.value.upper()} {c.endpoint.hostname}:{c.endpoint.port}"
+            f" ({', '.join(str(src) for src in c.sources)})"
+            for c in (side[0] for side in (report.incoming, report.outgoing) if side)
+        ]
+        line = "nothing verified" + (f"; unverified: {', '.join(named)}" if named else "")
+    else:
+        line = ", ".join(parts)
     if report.reach is not None and report.reach.unchecked:
         reasons = ", ".join(u.value for u in report.reach.unchecked)
         line += f" (could not be checked from this network: {reasons})"

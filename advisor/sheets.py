@@ -23,7 +23,7 @@ import html
 import re
 import string
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from urllib.parse import quote
 
 from advisor import facts, i18n
@@ -39,6 +39,7 @@ from advisor.instructions import (
     NEW_PROFILE_START,
     new_profile_command,
     sign_in_lines,
+    unverified_text,
 )
 from advisor.needs import Client
 from advisor.recommend import Choice, Recommendation
@@ -413,6 +414,14 @@ def _server_column(s: ServerSetting | None) -> tuple[Text, ...]:
 
 
 def _settings(plan: AccountPlan) -> Section:
+    section = _settings_table(plan)
+    unverified = unverified_text(plan)
+    if unverified is None:
+        return section
+    return replace(section, blocks=(*section.blocks, Paragraph((_clean(unverified),))))
+
+
+def _settings_table(plan: AccountPlan) -> Section:
     intro = Paragraph((_("To add the account by hand, or to check what a program filled in:"),))
     if plan.protocol == "exchange":
         ex = plan.exchange

@@ -330,3 +330,23 @@ def test_progress_bar_with_counts_and_eta_on_a_terminal(tmp_path: Path) -> None:
     assert "1 failed" in output
     assert child.exitstatus == 1
     assert "line 32: broken" in output
+
+
+def test_a_domain_with_nothing_verified_says_what_rows_get_and_from_where() -> None:
+    from advisor.onboard import _servers_line
+    from advisor.report import from_json
+    from tests.test_export import report, server
+
+    unverified = {"verified": False, "sources": ["catalogue"], "auth": []}
+    doc = from_json(
+        report(
+            incoming=[{**server("imap", "imap.example.test", 993, "ssl"), **unverified}],
+            outgoing=[{**server("smtp", "smtp.example.test", 465, "ssl"), **unverified}],
+            live=False,
+        )
+    )
+    line = _servers_line(doc)
+    assert line.startswith(
+        "nothing verified; unverified: IMAP imap.example.test:993 (catalogue),"
+        " SMTP smtp.example.test:465 (catalogue)"
+    )

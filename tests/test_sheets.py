@@ -733,3 +733,39 @@ def test_index_streams_its_rows() -> None:
 def test_format_age(seconds: float, en: str, fr: str) -> None:
     assert format_age(seconds, "en") == en
     assert format_age(seconds, "fr") == fr
+
+
+@pytest.mark.parametrize(
+    ("sources", "lang", "words"),
+    [
+        (["catalogue"], "en", "Not checked: these settings come from the built-in catalogue"),
+        (["local"], "en", "Not checked: these settings come from your --config-dir folder"),
+        (["catalogue"], "fr", "Non vérifié (source : le catalogue intégré)"),
+    ],
+)
+def test_unverified_settings_say_where_they_come_from(
+    sources: list[str], lang: str, words: str
+) -> None:
+    unverified = {"verified": False, "sources": sources, "auth": []}
+    changes = {
+        "incoming": [{**server("imap", "imap.example.test", 993, "ssl"), **unverified}],
+        "outgoing": [{**server("smtp", "smtp.example.test", 587, "starttls"), **unverified}],
+        "live": False,
+    }
+    doc = from_json(report(**changes))
+    plan = account_plan(doc, protocol="imap", full_name="Jane Doe")
+    assert plan.unverified_from == tuple(sources)
+    rec = recommend(Needs(), facts_from_report(doc), RULES)
+    md, page = both(plan, rec, SHEET_FILES, lang=lang)
+    readme = next(
+        f for f in render_files(plan, [ClientKind.ALL], lang=lang) if f.name == "README.txt"
+    )
+    for text in (md, page_text(page), " ".join(readme.data.decode().split())):
+        assert words in " ".join(text.split())
+
+
+def test_verified_settings_carry_no_such_note() -> None:
+    plan, rec, files = make("imap")
+    assert plan.unverified_from == ()
+    md, _page = both(plan, rec, files)
+    assert "Not checked" not in md

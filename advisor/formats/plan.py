@@ -204,6 +204,9 @@ class AccountPlan:
     oauth_platform: OAuthPlatform | None = None
     app_passwords: ProviderHelp | None = None  # where the provider makes app passwords
     enable: ProviderHelp | None = None  # "switch IMAP/POP on first", from the catalogue
+    # Where the servers come from when no live check confirmed them ("catalogue",
+    # "local", "given", ...: report source names); empty when they were verified.
+    unverified_from: tuple[str, ...] = ()
 
     @property
     def oauth(self) -> bool:
