@@ -41,7 +41,8 @@ def test_connected_reports_address_and_handshake_time(listener: socket.socket) -
     assert outcome.sock is not None
     assert outcome.address == "127.0.0.1"
     assert outcome.connect_ms is not None
-    assert 0 < outcome.connect_ms < 1000
+    assert outcome.connect_ms > 0
+    assert f"in {outcome.connect_ms:.1f} ms" in outcome.detail
     assert outcome.sock.getblocking()
     outcome.sock.close()
 
@@ -53,19 +54,24 @@ def test_refused_says_nothing_listens() -> None:
 
 
 def test_dropped_syn_is_filtered_at_the_deadline(blackhole: Blackhole) -> None:
-    started = time.monotonic()
-    outcome = connect(["127.0.0.1"], blackhole.port, deadline=started + 0.3)
+    deadline = time.monotonic() + 0.3
+    outcome = connect(["127.0.0.1"], blackhole.port, deadline=deadline)
+    # FILTERED is only returned once the clock has passed the deadline: no
+    # earlier give-up, and (a silent host never answering) no other way out.
     assert outcome.status is ConnectStatus.FILTERED
-    assert 0.25 < time.monotonic() - started < 1.0
+    assert "no TCP handshake on port" in outcome.detail
+    assert time.monotonic() >= deadline  # a lower bound: load cannot break it
 
 
 def test_cancel_abandons_a_hanging_connect_at_once(blackhole: Blackhole) -> None:
     cancelled = threading.Event()
     threading.Timer(0.1, cancelled.set).start()
-    started = time.monotonic()
-    outcome = connect(["127.0.0.1"], blackhole.port, deadline=started + 5, cancelled=cancelled)
+    # The blackhole never answers: without the cancel flag the only way out is
+    # FILTERED at the deadline, so CANCELLED proves the flag cut the wait short.
+    outcome = connect(
+        ["127.0.0.1"], blackhole.port, deadline=time.monotonic() + 60, cancelled=cancelled
+    )
     assert outcome.status is ConnectStatus.CANCELLED
-    assert time.monotonic() - started < 0.5
 
 
 def test_next_address_is_tried_when_the_first_is_silent(listener: socket.socket) -> None:
@@ -81,10 +87,10 @@ def test_next_address_is_tried_when_the_first_is_silent(listener: socket.socket)
 
 def test_refused_first_address_falls_through_at_once(listener: socket.socket) -> None:
     port = listener.getsockname()[1]
-    started = time.monotonic()
-    outcome = connect(["127.0.0.4", "127.0.0.1"], port, deadline=started + 3)
+    # A stagger far longer than the deadline: the second address is only tried
+    # in time if a refusal starts it at once (no stagger after a refusal).
+    outcome = connect(["127.0.0.4", "127.0.0.1"], port, deadline=time.monotonic() + 5, stagger=3600)
     assert outcome.status is ConnectStatus.CONNECTED
     assert outcome.address == "127.0.0.1"
-    assert time.monotonic() - started < 0.2  # no 250 ms stagger after a refusal
     assert outcome.sock is not None
     outcome.sock.close()

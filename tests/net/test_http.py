@@ -345,50 +345,56 @@ def test_small_max_body(lab: Lab, site: WebServer) -> None:
 
 def test_dripping_body_times_out_at_the_deadline(lab: Lab, site: WebServer) -> None:
     site.route("one.example.test", "GET", "/slow", slow("x" * 200, interval=0.1))
-    started = time.monotonic()
+    # 200 bytes at 0.1 s each take 20 s: ignoring the 1 s budget ends in OK.
     result = get(make_client(lab), "https://one.example.test/slow", budget=1.0)
-    elapsed = time.monotonic() - started
     assert result.status is FetchStatus.TIMEOUT
-    assert 0.9 < elapsed < 1.5
+    assert "by the deadline" in result.detail
+    assert result.body == b""
 
 
 def test_silent_server_times_out_at_the_deadline_not_after_the_timeout(
     lab: Lab, site: WebServer
 ) -> None:
-    """Headers after 3 s, timeout 3 s, budget 0.8 s: the deadline wins."""
-    site.route("one.example.test", "GET", "/late", Response(200, "late", delay=3.0))
-    started = time.monotonic()
-    result = get(make_client(lab), "https://one.example.test/late", budget=0.8)
+    """Headers after 5 s, timeout 30 s, budget 0.5 s: the deadline wins.
+
+    A client that waited for its per-operation timeout would get the answer
+    (OK); only one that stops at the deadline reports TIMEOUT."""
+    site.route("one.example.test", "GET", "/late", Response(200, "late", delay=5.0))
+    result = make_client(lab).request(
+        "GET", "https://one.example.test/late", deadline=time.monotonic() + 0.5, timeout=30
+    )
     assert result.status is FetchStatus.TIMEOUT
-    assert time.monotonic() - started < 1.3
+    assert result.http_status is None
 
 
 def test_per_operation_timeout_applies_within_a_longer_budget(lab: Lab, site: WebServer) -> None:
-    site.route("one.example.test", "GET", "/late", Response(200, "late", delay=3.0))
-    started = time.monotonic()
+    """Headers after 5 s, budget 30 s, timeout 0.5 s: a client that only watched
+    the deadline would get the answer (OK)."""
+    site.route("one.example.test", "GET", "/late", Response(200, "late", delay=5.0))
     result = make_client(lab).request(
-        "GET", "https://one.example.test/late", deadline=time.monotonic() + 10, timeout=0.5
+        "GET", "https://one.example.test/late", deadline=time.monotonic() + 30, timeout=0.5
     )
     assert result.status is FetchStatus.TIMEOUT
-    assert time.monotonic() - started < 1.2
+    assert "no answer in time" in result.detail
 
 
 def test_cancel_abandons_a_request_at_once(lab: Lab, site: WebServer) -> None:
-    site.route("one.example.test", "GET", "/late", Response(200, "late", delay=3.0))
+    # The server answers after 5 s, the budget and timeout are 60 s: a client
+    # that noticed the flag only after the answer would report OK.
+    site.route("one.example.test", "GET", "/late", Response(200, "late", delay=5.0))
     cancel = threading.Event()
     timer = threading.Timer(0.3, cancel.set)
     timer.start()
-    started = time.monotonic()
     result = make_client(lab).request(
         "GET",
         "https://one.example.test/late",
-        deadline=time.monotonic() + 5,
-        timeout=5,
+        deadline=time.monotonic() + 60,
+        timeout=60,
         cancel=cancel,
     )
     timer.join()
     assert result.status is FetchStatus.CANCELLED
-    assert time.monotonic() - started < 0.8
+    assert result.http_status is None
 
 
 def test_no_time_left_is_a_timeout_without_io(lab: Lab) -> None:
