@@ -326,7 +326,8 @@ def recommend(
             address=result.address,
             explain=explain,
         )
-        if setup.text():
+        # With nothing recommended, render_recommendation has said so already.
+        if setup.text() and (result.recommendation.recommended or setup.protocol):
             console.print(setup.text(), style="yellow", markup=False, soft_wrap=True)
     raise typer.Exit(EXIT_OK if result.recommendation.recommended else EXIT_NOTHING_USABLE)
 

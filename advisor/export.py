@@ -418,6 +418,8 @@ def choose_protocol(
                 return ProtocolChoice(protocol)
             return ProtocolChoice(protocol, first, reasons[0])
         reasons.append(why)
+    if not (report.incoming or report.outgoing or report.exchange):
+        reasons = [_("discovery found no server for {domain}").format(domain=domain)]
     raise NotConfigurable(
         _("nothing can be set up ({reasons}): {give}").format(
             reasons="; ".join(dict.fromkeys(reasons)), give=what_to_give(domain)

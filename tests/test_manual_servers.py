@@ -336,9 +336,11 @@ def onboard_cli(
 
 
 @pytest.mark.lab
+@pytest.mark.parametrize("processes", ["1", "2"])
 def test_onboarding_an_unknown_domain_with_a_servers_file(
-    unknown: Lab, capsys: pytest.CaptureFixture[str], tmp_path: Path
+    unknown: Lab, capsys: pytest.CaptureFixture[str], tmp_path: Path, processes: str
 ) -> None:
+    """In this process, and in worker processes (they get the rows' servers too)."""
     staff = (
         "email,name,clients\njane@nothing.test,Jane,thunderbird\nzoe@nothing.test,Zoé,apple-mail\n"
     )
@@ -349,7 +351,9 @@ def test_onboarding_an_unknown_domain_with_a_servers_file(
         assert "--imap HOST:PORT" in row["message"]
     servers = tmp_path / "servers.csv"
     servers.write_text(f"domain;imap;smtp\nnothing.test;{IMAP};{SMTP}\n")
-    code, stdout, rows = onboard_cli(capsys, unknown, tmp_path, staff, "--servers", str(servers))
+    code, stdout, rows = onboard_cli(
+        capsys, unknown, tmp_path, staff, "--servers", str(servers), "--processes", processes
+    )
     assert code == 0, stdout
     assert [(r["status"], r["protocol"]) for r in rows.values()] == [("done", "imap")] * 2
     xml = (tmp_path / "out" / "jane@nothing.test" / "thunderbird" / "nothing.test.xml").read_text()

@@ -326,7 +326,7 @@ def test_exchange_recommended_nothing_found_the_person_types_imap(tmp_path: Path
     result, said, runner = run_nothing(answers, tmp_path)
     assert result.exit_code == 0, said
     assert "Recommended: Exchange" in said
-    assert "discovery found no Exchange server for nothing.test" in said
+    assert "discovery found no server for nothing.test" in said
     xml = (tmp_path / "mail" / "thunderbird" / "nothing.test.xml").read_text()
     assert "<hostname>imap.mailhost.test</hostname>" in xml
     assert "<hostname>smtp.nothing.test</hostname>" in xml

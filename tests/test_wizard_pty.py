@@ -298,7 +298,7 @@ def test_unknown_domain_typing_the_servers(
     child.send("jane@nothing.test\r")
     answer_needs(child, NEEDS_EN)
     child.expect("Incoming mail: nothing found")
-    child.expect("discovery found no IMAP server for nothing.test")
+    child.expect("discovery found no server for nothing.test")
     child.expect("What now")
     child.expect("type the IMAP and SMTP servers")
     child.send("\r")
