@@ -469,6 +469,14 @@ def wizard(
         bool, typer.Option("--no-color", help="No colours (NO_COLOR is honoured too).")
     ] = False,
     explain: ExplainOpt = False,
+    quick: Annotated[
+        bool,
+        typer.Option(
+            "--quick",
+            help="From the address alone: no questions about needs; the settings and files"
+            " for every mail program, in ./mail-setup-<local part>.",
+        ),
+    ] = False,
     dns: DnsOpt = None,
     ca_file: CaFileOpt = None,
     timeout: TimeoutOpt = 10.0,
@@ -533,6 +541,7 @@ def wizard(
             rules_dirs=rules or [],
             interactive=interactive,
             explain=explain,
+            quick=quick,
             manual=manual or ManualServers(),
         ),
         QuestionaryPrompter(color=not no_color and "NO_COLOR" not in os.environ),

@@ -74,6 +74,9 @@ class WizardOptions:
     rules_dirs: Sequence[Path] = ()
     interactive: bool = True
     explain: bool = False  # --explain: rule ids and points, for IT staff
+    # --quick: from the address alone: no needs questions, files for every program in
+    # the default folder, nothing saved; only what safety needs is still asked.
+    quick: bool = False
     manual: ManualServers = field(default_factory=ManualServers)  # --imap, --protocol...
 
 
@@ -238,10 +241,14 @@ class Wizard:
             return None
 
         questions: list[tuple[str, Callable[[], object]]] = []
+        # For the recap: each question's text, and the labels of its choices.
+        messages: dict[str, str] = {}
+        labels: dict[str, dict[str, str]] = {}
 
         def integer(
             key: str, message: str, help_text: str, check: Callable[[int], str | None] | None = None
         ) -> None:
+            messages[key] = message
             questions.append(
                 (
                     key,
@@ -257,6 +264,7 @@ class Wizard:
             )
 
         def confirm(key: str, message: str, help_text: str) -> None:
+            messages[key] = message
             questions.append(
                 (
                     key,
@@ -267,6 +275,8 @@ class Wizard:
             )
 
         def select(key: str, message: str, help_text: str, choices: list[tuple[str, str]]) -> None:
+            messages[key] = message
+            labels[key] = dict(choices)
             questions.append(
                 (
                     key,
@@ -286,6 +296,7 @@ class Wizard:
                     return _("Type a number from 0 to 1000000.")
                 return None
 
+            messages[key] = message
             questions.append(
                 (
                     key,
@@ -402,6 +413,8 @@ class Wizard:
             "android": _("a mail app on Android"),
             "webmail": _("webmail in a browser"),
         }
+        messages["clients"] = _("Which mail programs will you use?")
+        labels["clients"] = client_labels
         questions.append(
             (
                 "clients",
@@ -428,11 +441,54 @@ class Wizard:
                     )
                 )
                 continue
-            if not self.options.interactive:
+            if not self.options.interactive or self.options.quick:
                 continue
             self._status()
             answers[key] = ask()
+
+        def overall() -> str | None:
+            return devices_total(int(str(current("devices.tablet"))))
+
+        if answers:
+            self._recap(answers, dict(questions), messages, labels, overall)
         return apply(base, answers)
+
+    def _recap(
+        self,
+        answers: dict[str, object],
+        asks: Mapping[str, Callable[[], object]],
+        messages: Mapping[str, str],
+        labels: Mapping[str, Mapping[str, str]],
+        overall: Callable[[], str | None],
+    ) -> None:
+        """Every answer given, before the advice; choosing one asks it again.
+        ``overall``: what no single answer can check (at least one device)."""
+
+        def shown(key: str) -> str:
+            value = answers[key]
+            names = labels.get(key, {})
+            if isinstance(value, tuple | list):
+                return ", ".join(names.get(str(v), str(v)) for v in value)
+            return names.get(str(value), _show(value))
+
+        while True:
+            choices = [("", _("Everything is right: continue"))] + [
+                (key, f"{messages[key]} {shown(key)}") for key in answers
+            ]
+            chosen = self.p.select(
+                "recap",
+                _("Your answers: is everything right?"),
+                choices,
+                default="",
+                instruction=_("Choose an answer to change it, or continue."),
+            )
+            if not chosen:
+                problem = overall()
+                if problem is None:
+                    return
+                self.p.say(problem)
+                continue
+            answers[chosen] = asks[chosen]()
 
     # ------------------------------------------------------------ step 3: results
     def _wait(self) -> DiscoveryReport:
@@ -511,6 +567,8 @@ class Wizard:
         from advisor.export import kinds_for
 
         default = [k.value for k in kinds_for(needs.clients)]
+        if self.options.quick:
+            return ["all"]
         if not self.options.interactive:
             return default or ["all"]
         labels = {
@@ -568,7 +626,7 @@ class Wizard:
             render_files,
         )
 
-        wanted = self.options.clients or self.options.out is not None
+        wanted = self.options.quick or self.options.clients or self.options.out is not None
         if not wanted and not self._confirm(
             "export",
             _("Write the configuration files for your mail programs now?"),
@@ -579,7 +637,7 @@ class Wizard:
         default_out = Path(f"mail-setup-{local}")
         if self.options.out is not None:
             out = self.options.out
-        elif self.options.interactive:
+        elif self.options.interactive and not self.options.quick:
             out = Path(
                 self.p.text(
                     "out",
@@ -593,7 +651,7 @@ class Wizard:
             out = default_out
         if self.options.name is not None:
             name = self.options.name
-        elif self.options.interactive:
+        elif self.options.interactive and not self.options.quick:
             name = self.p.text(
                 "name",
                 _("Your name, as recipients will see it (optional):"),
@@ -659,7 +717,7 @@ class Wizard:
             return None
         path = self.options.save_answers
         if path is None:
-            if not self.options.interactive:
+            if not self.options.interactive or self.options.quick:
                 return None
             if not self._confirm(
                 "save",
@@ -819,7 +877,14 @@ class Wizard:
         base = apply(base, dict(self.options.need_flags), where=_("command line: "))
         given = build_manual(self.options.answers, self.options.manual)
         ruleset = load(self.options.rules_dirs, names=NAMES)  # bad rules fail before questions
-        if self.options.interactive:
+        if self.options.interactive and self.options.quick:
+            self.p.say(
+                _(
+                    "Mail Setup Advisor, quick set-up:"
+                    " the settings and files from the address alone."
+                )
+            )
+        elif self.options.interactive:
             self.p.say(_("Mail Setup Advisor: a few questions to set up your mail."))
             self.p.say(_("Press Enter to keep the suggested answer; Ctrl-C to stop."))
         address = self._address()

@@ -167,6 +167,7 @@ def wizard_run(report_path: Path, tmp_path: Path, accept: bool) -> tuple[Any, Sc
         "offline",
         "backed_up",
         "data_residency",
+        "recap",
     ]
     answers: dict[str, object] = dict.fromkeys(keys, DEFAULT)
     answers |= {

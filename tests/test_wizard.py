@@ -59,6 +59,7 @@ NEEDS_DEFAULTS: dict[str, object] = {
         "backed_up",
         "data_residency",
         "clients",
+        "recap",
     )
 }
 

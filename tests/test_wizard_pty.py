@@ -8,6 +8,7 @@ stdin from /dev/null.
 
 from __future__ import annotations
 
+import io
 import os
 import subprocess
 import sys
@@ -126,6 +127,9 @@ NEEDS_FR = (
 )
 
 
+RECAP = {False: "is everything right", True: "tout est-il juste"}
+
+
 def answer_needs(child: pexpect.spawn, questions: tuple[str, ...]) -> None:
     """Every needs question with its default, ticking one more mail program."""
     for text in questions[:-1]:
@@ -134,6 +138,8 @@ def answer_needs(child: pexpect.spawn, questions: tuple[str, ...]) -> None:
     child.expect(questions[-1])
     child.send(DOWN)  # Thunderbird is ticked; move to Outlook and tick it
     child.send(" ")
+    child.send("\r")
+    child.expect(RECAP[questions is NEEDS_FR])  # every answer shown; Enter: continue
     child.send("\r")
 
 
@@ -182,6 +188,14 @@ def test_typing_replaces_a_default_and_a_refused_answer(spawn: object, tmp_path:
         child.send("2\r" if text == "How many phones" else "\r")
     child.expect(NEEDS_EN[-1])
     child.send("\r")
+    child.expect("is everything right")
+    child.expect("How many phones\\? 2")  # the recap shows the typed answer
+    child.send(DOWN * 3 + "\r")  # continue, desktops, laptops, phones: change it
+    child.expect("How many phones")
+    child.send("3\r")
+    child.expect("is everything right")
+    child.expect("How many phones\\? 3")
+    child.send("\r")
     child.expect("Recommended: IMAP")
     child.expect("Write the configuration files")
     child.send("n")
@@ -194,7 +208,7 @@ def test_typing_replaces_a_default_and_a_refused_answer(spawn: object, tmp_path:
     child.close()
     assert child.exitstatus == 0
     saved = (tmp_path / "advisor-answers.toml").read_text()
-    assert "phone = 2\n" in saved  # typed over the default 1, not appended to it
+    assert "phone = 3\n" in saved  # typed over the default, then changed in the recap
 
 
 def test_full_run_in_french(spawn: object, tmp_path: Path) -> None:
@@ -368,3 +382,35 @@ def test_unknown_domain_without_terminal_names_the_flags_and_saves(
     assert done.returncode == 0, done.stderr
     readme = (tmp_path / "mail-setup-jane" / "README.txt").read_text()
     assert "imap.mailhost.test" in readme
+
+
+@pytest.mark.parametrize(
+    ("lang", "intro", "advice"),
+    [
+        ("en", "quick set-up", "Recommended: IMAP"),
+        ("fr", "configuration rapide", "Recommandé : IMAP"),
+    ],
+)
+def test_quick_writes_the_files_from_the_address_alone(
+    spawn: object, tmp_path: Path, lang: str, intro: str, advice: str
+) -> None:
+    child = spawn("--lang", lang, "wizard", "--quick")  # type: ignore[operator]
+    screen = io.StringIO()
+    child.logfile_read = screen
+    child.expect(intro)
+    child.expect("adress|address")
+    child.send(ADDRESS + "\r")
+    child.expect(advice)  # no question about devices, programs, folder or name
+    child.expect(pexpect.EOF)
+    child.close()
+    assert child.exitstatus == 0
+    out = tmp_path / "mail-setup-jane"
+    assert (out / "thunderbird" / "wiz.test.xml").exists()
+    assert (out / "outlook" / "wiz.test.prf").exists()
+    assert (out / "apple" / "wiz.test.mobileconfig").exists()
+    assert "imap.wiz.test" in (out / "README.txt").read_text()
+    assert not (tmp_path / "advisor-answers.toml").exists()
+    shown = screen.getvalue()
+    assert "Next steps" in shown or "Et maintenant" in shown
+    for question in (*NEEDS_EN, *NEEDS_FR, "Save your answers", "Enregistrer vos réponses"):
+        assert question not in shown
