@@ -391,6 +391,10 @@ class Conversation:
         head = first.lstrip().upper()
         if head.startswith(accepted):
             return
+        if self.expired_stage is GREETING:
+            # The watchdog cut the greeting mid-line ("*", "+O"): how much of it
+            # arrived depends on the machine's load, so it is judged as a timeout.
+            raise DeadlineReached(GREETING.name)
         if head.startswith(refused):
             raise Refusal(
                 ProbeStatus.PROTOCOL_ERROR, f"server refused the session: '{printable(first)}'"

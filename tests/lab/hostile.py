@@ -344,10 +344,14 @@ class SlowDrip(HostileServer):
         super().__init__(ip, port)
         self.greeting = _bytes(greeting)
         self.interval = interval
+        self.sent = 0  # bytes of the greeting sent: a client that gave up early saw fewer
 
     def handle(self, conn: socket.socket) -> None:
         for i in range(len(self.greeting)):
-            if not self.send(conn, self.greeting[i : i + 1]) or not self.sleep(self.interval):
+            if not self.send(conn, self.greeting[i : i + 1]):
+                return
+            self.sent += 1
+            if not self.sleep(self.interval):
                 return
         self.hold(conn)
 

@@ -14,7 +14,7 @@ from tests.lab.ca import LabCA
 from tests.lab.dovecot import Dovecot
 from tests.lab.servers import Lab
 from tests.probes.fakes import ImapScript, Peer, Scripted
-from tests.probes.support import DEADLINE_SLACK, Probe, probe
+from tests.probes.support import Probe, goodbye_timeout, probe
 
 HOST = "imap.example.test"
 
@@ -190,8 +190,9 @@ def test_a_literal_bomb_is_refused_before_it_is_read(
 
     result, _ = fake(ImapScript(capability_reply=bomb), context, lab_ca, Security.PLAIN)
     assert result.outcome.status is ProbeStatus.PROTOCOL_ERROR
+    # Reading the announced literal would wait on the silent server until the
+    # deadline and end in TIMEOUT: this status proves it was refused unread.
     assert result.outcome.detail == "reply exceeded 64 KiB during CAPABILITY"
-    assert result.elapsed < 1.0
 
 
 def test_literals_in_a_capability_response(context: ssl.SSLContext, lab_ca: LabCA) -> None:
@@ -221,7 +222,9 @@ def test_a_server_that_never_answers_logout_costs_at_most_the_goodbye_timeout(
 ) -> None:
     result, _ = fake(ImapScript(answer_logout=False), context, lab_ca, Security.SSL, budget=10.0)
     assert result.outcome.status is ProbeStatus.OK
-    assert result.elapsed < GOODBYE_TIMEOUT + DEADLINE_SLACK
+    # The wait for the LOGOUT answer was capped, not given the 10 s left: the
+    # socket the goodbye was said on keeps the timeout it was given.
+    assert 0 < goodbye_timeout(result) <= GOODBYE_TIMEOUT
 
 
 def test_no_log_records_above_debug_and_nothing_printed(
