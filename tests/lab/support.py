@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable
 
 import pytest
 
-__all__ = ["on_ci", "require"]
+__all__ = ["BLOCKED", "NOT_BLOCKED", "on_ci", "require", "returns"]
 
 
 def on_ci() -> bool:
@@ -27,3 +29,19 @@ def require(condition: bool | BaseException | None, what: str) -> None:
     if on_ci():
         pytest.fail(f"required on CI but unavailable: {reason}", pytrace=False)
     pytest.skip(reason)
+
+
+# For "does not block on a stuck client" checks where nothing but time can
+# tell: the stuck thing is made to stall for BLOCKED seconds, and the call must
+# return within NOT_BLOCKED, 10 times less. That is a logic check (waited on the
+# stall or not), not a speed: no load makes a stop() take a minute.
+BLOCKED = 600.0
+NOT_BLOCKED = BLOCKED / 10
+
+
+def returns(call: Callable[[], object], *, within: float = NOT_BLOCKED) -> bool:
+    """Run ``call`` in a daemon thread; True if it returned within ``within`` s."""
+    worker = threading.Thread(target=call, name="returns", daemon=True)
+    worker.start()
+    worker.join(within)
+    return not worker.is_alive()

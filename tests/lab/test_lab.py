@@ -41,7 +41,7 @@ from tests.lab.hostile import (
 )
 from tests.lab.servers import DEFAULT_USERS, Lab, allocate_ip
 from tests.lab.smtp import SmtpServer
-from tests.lab.support import require
+from tests.lab.support import BLOCKED, require, returns
 
 pytestmark = pytest.mark.lab
 
@@ -89,11 +89,11 @@ def udp(
 
 
 def test_dns_server_spec_and_fast_start() -> None:
-    started = time.monotonic()
     with DnsServer() as server:
-        assert time.monotonic() - started < 0.5
         assert server.spec == f"127.0.0.1:{server.port}"
         assert server.port > 0
+        # Ready when start() returns: the first query is answered, no retry.
+        assert udp(server, "nothing.test", "A").rcode() is not None
 
 
 def test_dns_answers_mx_srv_txt(dns_lab: DnsServer) -> None:
@@ -189,7 +189,7 @@ def test_dns_faults_drop_servfail_truncate(dns_lab: DnsServer) -> None:
     started = time.monotonic()
     with pytest.raises(dns.resolver.LifetimeTimeout):
         res.resolve("example.test", "MX")
-    assert time.monotonic() - started >= 0.25
+    assert time.monotonic() - started >= 0.25  # a lower bound: load only lengthens it
     assert res.resolve("example.test", "TXT")  # only MX is dropped
 
     dns_lab.servfail("example.test", subtree=True)
@@ -315,11 +315,9 @@ def test_dovecot_pop3_110_stls_and_995(dovecot_server: Dovecot, lab_ca: LabCA) -
 
 
 def test_dovecot_options_ssl_required_oauth_and_ports(lab: Lab) -> None:
-    started = time.monotonic()
     server = lab.dovecot(
         "imap.oauth.test", ssl="required", pop3=None, pop3s=None, oauth_token="token-123"
     )
-    assert time.monotonic() - started < 3
     assert server.open_ports == [143, 993]
     with socket.socket() as probe:
         assert probe.connect_ex((server.ip, 110)) != 0  # POP3 not served
@@ -352,11 +350,10 @@ def test_smtp_587_starttls_then_auth(smtp_server: SmtpServer, lab_ca: LabCA) -> 
         client.starttls(context=lab_ca.client_context())
         client.ehlo()
         assert client.esmtp_features["auth"].split() == ["LOGIN", "PLAIN"]
-        started = time.monotonic()
         with pytest.raises(smtplib.SMTPAuthenticationError) as failure:
             client.login(USER, "wrong password")
         assert failure.value.smtp_code == 535
-        assert time.monotonic() - started < 1
+        assert [a.success for a in smtp_server.auth_attempts if a.login == USER][-1] is False
         assert client.login(USER, PASSWORD)[0] == 235
         client.sendmail(USER, ["bob@example.test"], b"Subject: hi\r\n\r\nhello\r\n")
     assert smtp_server.messages[-1].rcpt_tos == ("bob@example.test",)
@@ -408,7 +405,7 @@ def test_blackhole_connect_times_out() -> None:
         started = time.monotonic()
         with pytest.raises(TimeoutError):
             socket.create_connection(hole.address, timeout=0.5).close()
-        assert time.monotonic() - started >= 0.45
+        assert time.monotonic() - started >= 0.45  # a lower bound: load only lengthens it
 
 
 def test_lab_firewalled_host(lab: Lab) -> None:
@@ -530,14 +527,17 @@ def test_hostile_servers_stop_promptly_with_clients_attached() -> None:
         EndlessGreeting().start(),
         EndlessLines().start(),
         Silent().start(),
-        SlowDrip(interval=10).start(),
+        SlowDrip(interval=BLOCKED).start(),
     ]
     clients = [connect(server) for server in servers]
     time.sleep(0.05)
-    started = time.monotonic()
-    for server in servers:
-        server.stop()
-    assert time.monotonic() - started < 2
+
+    def stop_all() -> None:
+        for server in servers:
+            server.stop()
+
+    # A stop() that waited for the drip's next byte would take BLOCKED (600) s.
+    assert returns(stop_all)
     for client in clients:
         client.close()
 
