@@ -66,7 +66,9 @@ def read_report(path: Path, address: str) -> DiscoveryReport:
     try:
         return from_json(doc, address=address)
     except ReportError as exc:
-        raise AdvisorError(f"{path}: not a usable discovery report: {exc}") from None
+        raise AdvisorError(
+            _("{path}: not a usable discovery report: {problem}").format(path=path, problem=exc)
+        ) from None
 
 
 def plan(

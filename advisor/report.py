@@ -550,8 +550,10 @@ def from_json(doc: object, *, address: str | None = None) -> DiscoveryReport:
         wanted = parse_address(address)
         if wanted.address_ascii != parsed.address_ascii:
             raise WrongAddressError(
-                f"the report is for {parsed.address}, not {wanted.address}: make one for"
-                f" {wanted.address} with advisor discover {wanted.address} --json"
+                _(
+                    "the report is for {report}, not {address}: make one for {address}"
+                    " with advisor discover {address} --json"
+                ).format(report=parsed.address, address=wanted.address)
             )
     for key, expected in (("domain_ascii", parsed.domain_ascii), ("domain", parsed.domain)):
         value = d.get(key, expected)
