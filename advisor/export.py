@@ -447,6 +447,13 @@ def inside(out: Path, name: str) -> Path:
     """``out/name``, checked to stay inside ``out`` (even through a symbolic link
     already there); AdvisorError otherwise, before anything is written."""
     path = out / check_file_name(name)
+    step = out
+    for part in name.split("/"):
+        step = step / part
+        if step.is_symlink():  # the name has no "..": only a link can lead elsewhere
+            raise AdvisorError(
+                f"refusing to write {path}: {step} is a symbolic link (it could lead outside {out})"
+            )
     root = os.path.realpath(out)
     step = out
     for part in name.split("/"):  # the clearer refusal first: a link planted inside --out
