@@ -139,6 +139,13 @@ NEED_FLAGS: tuple[tuple[str, str, type, str, str], ...] = (
         "Mail must be readable without a network.",
     ),
     (
+        "occasional",
+        "--occasional",
+        bool,
+        "occasional",
+        "Mail is read now and then, not every day.",
+    ),
+    (
         "backed_up",
         "--backed-up",
         bool,

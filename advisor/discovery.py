@@ -55,6 +55,7 @@ from advisor.models import (
     Step,
     StepStatus,
     Unchecked,
+    WebmailFacts,
 )
 from advisor.net.connect import ConnectStatus, connect
 from advisor.net.resolver import AddressAnswer, DnsAnswer, DnsClient, DnsStatus
@@ -823,6 +824,7 @@ class Discovery:
             live=live,
             reach=reach,
             home_domains=home,
+            webmail=_merge_webmail(results),
         )
 
     def _home_domains(
@@ -1227,6 +1229,15 @@ def _merge_exchange(results: list[SourceResult], hints: dnshints.Hints) -> Excha
         auth=auth,
         hosted=first("hosted") or hosted_hint,
     )
+
+
+def _merge_webmail(results: list[SourceResult]) -> WebmailFacts | None:
+    """The best-ranked source's webmail page, with every source that names the same one."""
+    url = next((r.webmail for r in results if r.webmail), None)
+    if url is None:
+        return None
+    sources = tuple(dict.fromkeys(r.source for r in results if r.webmail == url))
+    return WebmailFacts(url, sources)
 
 
 def _merge_provider(

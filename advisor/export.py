@@ -227,6 +227,7 @@ def account_plan(
                 for source in c.sources
             )
         ),
+        webmail_url=report.webmail.url if report.webmail is not None else None,
     )
 
 

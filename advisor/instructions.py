@@ -74,6 +74,11 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
                 user=s.username,
             )
         )
+    if plan.webmail_url:
+        out.append(
+            "  "
+            + _("Webmail: {url} (in a browser, nothing to set up)").format(url=plan.webmail_url)
+        )
     if plan.protocol == "exchange" and plan.exchange is not None:
         what = plan.exchange.ews_url or plan.exchange.activesync_url or plan.exchange.server or "?"
         out.append("  " + _("Exchange: {what}").format(what=what))

@@ -174,6 +174,14 @@ class ExchangeFacts:
 
 
 @dataclass(frozen=True)
+class WebmailFacts:
+    """The provider's webmail: an https URL, and the sources that name it (best first)."""
+
+    url: str
+    sources: tuple[Source, ...]
+
+
+@dataclass(frozen=True)
 class ProviderFacts:
     id: str
     name: str
@@ -244,6 +252,7 @@ class DiscoveryReport:
     # Registrable domains a password may go to without a warning: the address's, its
     # MX hosts', its known mail provider's (advisor.offdomain). Empty: not recorded.
     home_domains: tuple[str, ...] = ()
+    webmail: WebmailFacts | None = None  # the provider's webmail, when a source names it
 
     @property
     def usable(self) -> bool:

@@ -19,6 +19,7 @@ belong to that table, so the top-level keys come first)::
     mailbox_size_gb = 8.0
     quota_gb = 15.0         # the provider's mailbox quota, if known (0 = unknown)
     offline = true          # must read mail without a network
+    occasional = false      # reads mail now and then, not every day
     backed_up = false       # the computer is backed up
     data_residency = false  # mail must not stay on a third party's servers
     clients = ["outlook", "ios-mail"]
@@ -85,6 +86,10 @@ class Client(StrEnum):
     WEBMAIL = "webmail"
 
 
+# Programs that run on a phone or tablet: choosing one means such a device exists.
+MOBILE_CLIENTS = frozenset({Client.IOS_MAIL, Client.ANDROID})
+
+
 @dataclass(frozen=True)
 class Needs:
     desktops: int = 1
@@ -103,13 +108,26 @@ class Needs:
     mailbox_size_gb: float = 2.0
     quota_gb: float = 0.0  # 0: unknown
     offline: bool = False
+    occasional: bool = False  # reads mail now and then (webmail may be all it takes)
     backed_up: bool = False
     data_residency: bool = False
     clients: tuple[Client, ...] = (Client.THUNDERBIRD,)
 
     @property
     def devices(self) -> int:
-        return self.desktops + self.laptops + self.phones + self.tablets
+        """Every device the mail is read on; a phone app among the chosen programs
+        counts as a phone even when no phone was given."""
+        return self.desktops + self.laptops + self.phones_counted + self.tablets
+
+    @property
+    def phones_counted(self) -> int:
+        mobile_app = any(c in MOBILE_CLIENTS for c in self.clients)
+        return max(self.phones, 1 if mobile_app and self.phones + self.tablets == 0 else 0)
+
+    @property
+    def webmail_too(self) -> bool:
+        """The mail is also read in webmail, which shows only what stays on the server."""
+        return Client.WEBMAIL in self.clients
 
     def values(self) -> dict[str, object]:
         """The names the rules' conditions use, with plain values."""
@@ -117,10 +135,10 @@ class Needs:
             "devices.total": self.devices,
             "devices.desktop": self.desktops,
             "devices.laptop": self.laptops,
-            "devices.phone": self.phones,
+            "devices.phone": self.phones_counted,
             "devices.tablet": self.tablets,
             "devices.computers": self.desktops + self.laptops,
-            "devices.mobile": self.phones + self.tablets,
+            "devices.mobile": self.phones_counted + self.tablets,
             "devices.shared": self.shared_devices,
             "calendars": self.calendars.value,
             "contacts": self.contacts.value,
@@ -141,6 +159,7 @@ class Needs:
             "over_quota": self.quota_gb > 0 and self.mailbox_size_gb > self.quota_gb,
             "near_quota": self.quota_gb > 0 and self.mailbox_size_gb > 0.8 * self.quota_gb,
             "offline": self.offline,
+            "occasional": self.occasional,
             "backed_up": self.backed_up,
             "data_residency": self.data_residency,
             "clients": tuple(c.value for c in self.clients),
@@ -165,6 +184,7 @@ KEYS: dict[str, str] = {
     "mailbox_size_gb": "mailbox_size_gb",
     "quota_gb": "quota_gb",
     "offline": "offline",
+    "occasional": "occasional",
     "backed_up": "backed_up",
     "data_residency": "data_residency",
     "clients": "clients",
@@ -316,7 +336,8 @@ def to_toml(needs: Needs, servers: str = "") -> str:
         f'organisation = "{v.organisation.value}"\norganisation_size = {v.organisation_size}\n'
         f'microsoft = "{v.microsoft.value}"\n'
         f"mailbox_size_gb = {v.mailbox_size_gb}\nquota_gb = {v.quota_gb}\n"
-        f"offline = {str(v.offline).lower()}\nbacked_up = {str(v.backed_up).lower()}\n"
+        f"offline = {str(v.offline).lower()}\noccasional = {str(v.occasional).lower()}\n"
+        f"backed_up = {str(v.backed_up).lower()}\n"
         f"data_residency = {str(v.data_residency).lower()}\n"
         f"clients = [{clients}]\n\n"
         "[devices]\n"

@@ -41,6 +41,10 @@ POP3_KEEP_DAYS = 14
 # network -> at most medium; not found at all -> at most low.
 CONFIDENCE_CAP = {"unverified": 0.7, "unknown": 0.5, "absent": 0.5}
 
+# Webmail is enough ("you may not need a mail program") when the rules' webmail
+# points reach this; the protocol advice is still given, for when a program is wanted.
+WEBMAIL_SUFFICES = 3
+
 # The facts the rules may use, with their types (checked when rules load).
 FACT_TYPES: dict[str, type | tuple[type, ...]] = {
     "offers.imap": bool,
@@ -58,6 +62,8 @@ FACT_TYPES: dict[str, type | tuple[type, ...]] = {
     "exchange.hosted": str,
     "provider.hosted_by": str,
     "provider.requires_oauth2": bool,
+    "webmail.known": bool,
+    "webmail.url": str,
 }
 NEED_TYPES: dict[str, type | tuple[type, ...]] = {
     "devices.total": int,
@@ -83,11 +89,13 @@ NEED_TYPES: dict[str, type | tuple[type, ...]] = {
     "over_quota": bool,
     "near_quota": bool,
     "offline": bool,
+    "occasional": bool,
     "backed_up": bool,
     "data_residency": bool,
     "clients": tuple,
 }
 NAMES: dict[str, type | tuple[type, ...]] = {**NEED_TYPES, **FACT_TYPES}
+FACT_DEFAULTS: dict[str, object] = {"webmail.known": False, "webmail.url": ""}
 
 
 def facts_from_report(report: DiscoveryReport) -> dict[str, object]:
@@ -131,6 +139,8 @@ def facts_from_report(report: DiscoveryReport) -> dict[str, object]:
         "exchange.hosted": exchange.hosted or "none",
         "provider.hosted_by": (provider.hosted_by if provider else None) or "none",
         "provider.requires_oauth2": bool(provider and provider.requires_oauth2),
+        "webmail.known": report.webmail is not None,
+        "webmail.url": report.webmail.url if report.webmail is not None else "",
     }
 
 
@@ -184,6 +194,17 @@ class Recommendation:
     facts: Mapping[str, object]
     leave_on_server: bool  # for a POP3 set-up
     keep_days: int | None
+    webmail_score: int = 0
+    webmail_reasons: tuple[tuple[Rule, int], ...] = ()  # rules that weighed on webmail
+
+    @property
+    def webmail_suffices(self) -> bool:
+        return self.webmail_score >= WEBMAIL_SUFFICES
+
+    @property
+    def webmail_url(self) -> str | None:
+        url = self.facts.get("webmail.url")
+        return url if isinstance(url, str) and url else None
 
     @property
     def confidence_label(self) -> str:
@@ -193,16 +214,20 @@ class Recommendation:
 
 
 def recommend(needs: Needs, facts: Mapping[str, object], rules: RuleSet) -> Recommendation:
-    values: dict[str, object] = {**needs.values(), **facts}
+    # Facts newer than a caller's fact table read as "not known".
+    values: dict[str, object] = {**FACT_DEFAULTS, **needs.values(), **facts}
     scores = dict.fromkeys(PROTOCOLS, 0)
     reasons: dict[str, list[tuple[Rule, int]]] = {p: [] for p in PROTOCOLS}
     excluded: dict[str, list[Rule]] = {p: [] for p in PROTOCOLS}
     caveats: dict[str, list[Rule]] = {p: [] for p in PROTOCOLS}
     fired: list[Rule] = []
+    webmail: list[tuple[Rule, int]] = []
     for rule in rules.active():
         if not rule.when.evaluate(values):
             continue
         fired.append(rule)
+        if rule.webmail:
+            webmail.append((rule, rule.webmail))
         for protocol, points in rule.score:
             scores[protocol] += points
             reasons[protocol].append((rule, points))
@@ -230,8 +255,14 @@ def recommend(needs: Needs, facts: Mapping[str, object], rules: RuleSet) -> Reco
         state = facts.get(f"seen.{best.protocol}")
         if isinstance(state, str) and state in CONFIDENCE_CAP:
             confidence = min(confidence, CONFIDENCE_CAP[state])
-    # POP3: keep a safety copy on the server unless one backed-up computer is all.
-    leave = not (needs.backed_up and needs.devices == 1)
+    # POP3: keep a safety copy on the server unless one backed-up computer is all;
+    # webmail and phone apps show only what stays there, so they need it too.
+    leave = not (
+        needs.backed_up
+        and needs.devices == 1
+        and needs.desktops + needs.laptops == 1
+        and not needs.webmail_too
+    )
     return Recommendation(
         recommended=best.protocol if best else None,
         confidence=round(confidence, 2),
@@ -241,6 +272,8 @@ def recommend(needs: Needs, facts: Mapping[str, object], rules: RuleSet) -> Reco
         facts=dict(facts),
         leave_on_server=leave,
         keep_days=POP3_KEEP_DAYS if leave else None,
+        webmail_score=sum(points for _, points in webmail),
+        webmail_reasons=tuple(webmail),
     )
 
 
@@ -276,6 +309,15 @@ def to_json(rec: Recommendation, *, address: str, lang: str) -> dict[str, Any]:
             rule_ref(r) for c in rec.ranking if c.protocol == rec.recommended for r in c.caveats
         ],
         "pop3": {"leave_on_server": rec.leave_on_server, "keep_days": rec.keep_days},
+        "webmail": {
+            "suffices": rec.webmail_suffices,
+            "url": rec.webmail_url,
+            "reasons": [
+                {**rule_ref(r), "points": n}
+                for r, n in rec.webmail_reasons
+                if (n > 0) == rec.webmail_suffices
+            ],
+        },
         "needs": {k: list(v) if isinstance(v, tuple) else v for k, v in rec.needs.values().items()},
         "facts": dict(rec.facts),
     }

@@ -36,6 +36,7 @@ from advisor.models import (
     StepStatus,
     TLSFacts,
     Unchecked,
+    WebmailFacts,
 )
 
 if TYPE_CHECKING:
@@ -172,7 +173,14 @@ def to_json(report: DiscoveryReport) -> dict[str, Any]:
         "notes": list(report.notes),
         "reach": reach_json(report.reach),
         "home_domains": list(report.home_domains),
+        "webmail": _webmail(report.webmail),
     }
+
+
+def _webmail(w: WebmailFacts | None) -> dict[str, Any] | None:
+    if w is None:
+        return None
+    return {"url": w.url, "sources": [str(s) for s in w.sources]}
 
 
 # --------------------------------------------------------------- reading
@@ -584,7 +592,21 @@ def from_json(doc: object, *, address: str | None = None) -> DiscoveryReport:
         live=_bool(d.get("live", True), "live"),
         reach=_reach_from(d.get("reach")),
         home_domains=_items(d.get("home_domains"), "home_domains", MAX_ITEMS, hostname),
+        webmail=_webmail_from(d.get("webmail")),
     )
+
+
+def _webmail_from(value: object) -> WebmailFacts | None:
+    if value is None:
+        return None
+    w = _obj(value, "webmail")
+    url = https_url(w.get("url"), "webmail.url")
+    if url is None:
+        raise _bad("webmail.url", "an https:// URL", w.get("url"))
+    sources = _items(
+        w.get("sources"), "webmail.sources", len(Source), lambda v, where: _enum(Source, v, where)
+    )
+    return WebmailFacts(url, tuple(dict.fromkeys(sources)))
 
 
 # ------------------------------------------------------------------- text
@@ -692,6 +714,11 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
         if e.auth:
             sign_in = _("sign-in: {methods}").format(methods=" ".join(e.auth))
             console.print("  " + escape(sign_in))
+    if report.webmail is not None:
+        line = _("Webmail: {url} (from {sources})").format(
+            url=report.webmail.url, sources=", ".join(report.webmail.sources)
+        )
+        console.print(escape(line))
     nothing = escape(_("nothing found"))
     for title, candidates in (
         (_("Incoming:"), report.incoming),
@@ -807,6 +834,18 @@ def render_recommendation(
         i18n.set_language(lang)
     title = _("Recommendation for {address}").format(address=address).rstrip()
     console.print(f"[bold]{escape(title)}[/bold]")
+    if rec.webmail_suffices:
+        first = _(
+            "You may not need a mail program: your provider's webmail, {url}, in a browser"
+            " does what you need."
+        ).format(url=rec.webmail_url or "")
+        console.print(f"[green]{escape(first)}[/green]")
+        for rule, points in rec.webmail_reasons:
+            if points > 0:
+                text = escape(rule.explanation(lang))
+                _item(console, f"+{points}" if explain else "-", text)
+        if rec.recommended is not None:
+            console.print(escape(_("If you want a mail program all the same:")))
     if rec.recommended is None:
         none = _("No protocol can be recommended: every one is excluded.")
         console.print(f"[red]{escape(none)}[/red]")

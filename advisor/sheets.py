@@ -724,7 +724,7 @@ def _new_outlook(plan: AccountPlan, files: _Files) -> _ClientContent:
             _sign_in(plan),
         )
         if ex is not None and ex.server:
-            return heading, [Steps("", steps), _webmail_hint(ex.server)]
+            return heading, [Steps("", steps), _webmail_hint(plan.webmail_url or ex.server)]
         return heading, [Steps("", steps)]
     add = _step(
         _(
@@ -764,11 +764,13 @@ def _new_outlook(plan: AccountPlan, files: _Files) -> _ClientContent:
     return heading, blocks
 
 
-def _webmail_hint(server: str) -> Paragraph:
+def _webmail_hint(where: str) -> Paragraph:
+    """``where``: the webmail URL discovery found, else the Exchange server (its /owa)."""
+    address = where if "://" in where else _clean(where) + "/owa"
     return Paragraph(
         _fill(
             _("Outlook on the web also works: open {address} in a browser."),
-            address=Code(_clean(server) + "/owa"),
+            address=Code(address),
         )
     )
 
@@ -974,7 +976,9 @@ def _webmail(plan: AccountPlan, files: _Files) -> _ClientContent:
     heading = _("Webmail (in a browser)")
     open_it = _("Open {address} in a browser.")
     ex = plan.exchange
-    if _on_microsoft365(plan):
+    if plan.webmail_url:
+        first = _step(open_it, address=Code(plan.webmail_url))
+    elif _on_microsoft365(plan):
         first = _step(open_it, address=Code("outlook.office.com"))
     elif plan.provider_id == "google":
         first = _step(open_it, address=Code("mail.google.com"))

@@ -215,6 +215,13 @@ class AutodiscoverResponse:
         scheme, rest = ews.split("://", 1)
         return f"{scheme}://{rest.split('/', 1)[0]}/Microsoft-Server-ActiveSync"
 
+    @property
+    def owa_url(self) -> str | None:
+        """Outlook on the web (OWA), the mailbox's webmail: WEB first, then EXPR/EXCH."""
+        order = {"WEB": 0, "EXPR": 1, "EXHTTP": 2, "EXCH": 3}
+        found = sorted((p for p in self.protocols if p.owa_url), key=lambda p: order.get(p.type, 9))
+        return found[0].owa_url if found else None
+
     def _exchange(self) -> list[AutodiscoverProtocol]:
         order = {"EXPR": 0, "EXHTTP": 1, "EXCH": 2, "WEB": 3}
         return sorted((p for p in self.protocols if p.type in order), key=lambda p: order[p.type])

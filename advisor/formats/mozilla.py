@@ -203,6 +203,7 @@ class ClientConfig:
                 p,
                 incoming=tuple(server(s) for s in p.incoming),
                 outgoing=tuple(server(s) for s in p.outgoing),
+                web_mail_url=fill(p.web_mail_url, "url of webMail"),
             )
             for p in self.providers
         )

@@ -207,6 +207,7 @@ class AccountPlan:
     # Where the servers come from when no live check confirmed them ("catalogue",
     # "local", "given", ...: report source names); empty when they were verified.
     unverified_from: tuple[str, ...] = ()
+    webmail_url: str | None = None  # the provider's webmail page (advisor.discovery)
 
     @property
     def oauth(self) -> bool:
@@ -230,6 +231,7 @@ class AccountPlan:
         check_hostname(self.provider_id, "the provider id")
         check_text(self.provider_name, "the provider's name")
         _check_keep_days(self.pop3_keep_days)
+        check_url(self.webmail_url, "the webmail address")
 
 
 def _check_keep_days(days: object) -> None:

@@ -8,13 +8,16 @@ A rule file holds ``[[rule]]`` tables::
     score = { pop3 = 3, imap = 1 }             # points for (or, negative, against) a protocol
     exclude = ["exchange"]                     # protocols this rule rules out
     caveat = ["pop3"]                          # attach the explanation to these choices
+    webmail = 2                                # points for (or against) "webmail suffices"
     explain.en = "One backed-up computer: POP3's local copy is safe."
     explain.fr = "Un seul ordinateur sauvegardé : la copie locale de POP3 ne risque rien."
     reference = "RFC 1939 §1"
     # enabled = false                         # in an override file: switch a shipped rule off
 
 A rule needs ``id``, ``when``, ``explain.en``, ``explain.fr`` and at least one
-of ``score``, ``exclude``, ``caveat``. Protocols are ``exchange``, ``imap``,
+of ``score``, ``exclude``, ``caveat``, ``webmail``. Webmail is not a protocol: its
+points add up apart, and the advice says "you may not need a mail program" when
+they reach :data:`advisor.recommend.WEBMAIL_SUFFICES`. Protocols are ``exchange``, ``imap``,
 ``pop3``. Later folders (``--rules DIR``) override earlier ones rule by rule
 (same ``id``); within one folder an ``id`` may appear once.
 
@@ -40,7 +43,17 @@ LANGUAGES = ("en", "fr")
 MAX_RULE_FILE_BYTES = 1024 * 1024  # thousands of rules; a bigger file is a mistake
 MAX_SCORE = 100  # keeps one rule from silently drowning all others
 _ID = re.compile(r"[a-z0-9]+(?:-[a-z0-9]+)*")
-_FIELDS = {"id", "when", "score", "exclude", "caveat", "explain", "reference", "enabled"}
+_FIELDS = {
+    "id",
+    "when",
+    "score",
+    "exclude",
+    "caveat",
+    "webmail",
+    "explain",
+    "reference",
+    "enabled",
+}
 
 
 class RuleError(AdvisorError):
@@ -73,6 +86,7 @@ class Rule:
     reference: str
     origin: str  # "file:line", for people
     enabled: bool = True
+    webmail: int = 0  # points for (or against) "webmail is enough"
 
     def explanation(self, lang: str) -> str:
         return self.explain.get(lang) or self.explain["en"]
@@ -81,6 +95,8 @@ class Rule:
         parts = [f"{p} {'+' if n > 0 else ''}{n}" for p, n in self.score]
         parts += [f"exclude {p}" for p in self.exclude]
         parts += [f"caveat on {p}" for p in self.caveat]
+        if self.webmail:
+            parts.append(f"webmail {'+' if self.webmail > 0 else ''}{self.webmail}")
         return ", ".join(parts)
 
 
@@ -245,8 +261,11 @@ def _rule(
         if not isinstance(value, list) or any(v not in PROTOCOLS for v in value):
             raise fail(key, f"'{key}' must be a list of {', '.join(PROTOCOLS)}")
         lists[key] = tuple(value)
-    if not score and not lists["exclude"] and not lists["caveat"]:
-        raise fail("id", "no effect: give score, exclude or caveat")
+    webmail = table.get("webmail", 0)
+    if isinstance(webmail, bool) or not isinstance(webmail, int) or abs(webmail) > MAX_SCORE:
+        raise fail("webmail", "'webmail' must be a whole number from -100 to 100")
+    if not score and not lists["exclude"] and not lists["caveat"] and not webmail:
+        raise fail("id", "no effect: give score, exclude, caveat or webmail")
     explain = table.get("explain")
     if not isinstance(explain, dict):
         raise fail("id", "'explain.en' and 'explain.fr' are missing")
@@ -270,4 +289,5 @@ def _rule(
         reference=reference,
         origin=f"{path}:{start}",
         enabled=enabled,
+        webmail=webmail,
     )

@@ -38,3 +38,4 @@ class SourceResult:
     oauth2_required: bool = False  # the source says password login is not accepted
     warnings: tuple[str, ...] = ()
     origin: str | None = None  # URL or file the configuration came from
+    webmail: str | None = None  # the webmail login page the source names (https only)

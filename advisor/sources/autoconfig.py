@@ -296,6 +296,7 @@ def mx_derived(
         result.oauth2_required,
         warnings,
         result.origin,
+        result.webmail,
     )
 
 
@@ -361,6 +362,7 @@ def catalogue_source(address: EmailAddress, *, mx_host: str | None) -> SourceRes
         result.oauth2_required or (entry.requires_oauth2 and entry.app_passwords is None),
         (),
         result.origin,
+        result.webmail,
     )
 
 
@@ -446,4 +448,20 @@ def _result(
         oauth_only,
         tuple(warnings),
         _strip_query(winner.url),
+        # A page to type a password into: only from a source trusted all the way.
+        webmail_url(provider.web_mail_url)
+        if winner.trusted or source is Source.CATALOGUE
+        else None,
     )
+
+
+def webmail_url(url: str | None) -> str | None:
+    """A webmail login page fit to show a person: https, a valid host, no placeholder left.
+
+    A person types their password there, so a plain-http page is not offered.
+    """
+    from advisor.formats.text import url_problem
+
+    if not url or "%" in url.split("?", 1)[0] or url_problem(url) is not None:
+        return None
+    return url

@@ -70,6 +70,7 @@ from advisor.models import ExchangeFacts, Protocol, Source, Step, StepStatus
 from advisor.net.http import MAX_HOPS, FetchStatus
 from advisor.net.resolver import DnsStatus
 from advisor.sources import NamedServer, SourceResult
+from advisor.sources.autoconfig import webmail_url
 from advisor.sources.dnshints import registrable_domain
 from advisor.sources.srv import rfc2782_order
 
@@ -824,6 +825,8 @@ class _Autodiscover:
             exchange=exchange,
             warnings=tuple(dict.fromkeys(log.warnings)),
             origin=final.url if final is not None else None,
+            # A page to type a password into: only from an answer trusted all the way.
+            webmail=webmail_url(final.response.owa_url) if final and final.trusted else None,
         )
 
     def _hosted(self, final: _Answer | None, v2: list[_V2], probes: list[_Probe]) -> str | None:
