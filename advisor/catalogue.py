@@ -169,6 +169,19 @@ class Catalogue:
 
 
 @functools.cache
+def dav_endpoints(entry_id: str) -> tuple[str | None, str | None, str]:
+    """(CalDAV URL, CardDAV URL, reference) the curated table ``data/dav.json`` gives a
+    catalogue entry; (None, None, "") when it has none."""
+    from importlib import resources
+
+    data = json.loads(resources.files("advisor").joinpath("data", "dav.json").read_text("utf-8"))
+    item = data["providers"].get(entry_id)
+    if item is None:
+        return None, None, ""
+    return item.get("caldav"), item.get("carddav"), item.get("reference", "")
+
+
+@functools.cache
 def _packaged() -> Catalogue:
     from importlib.resources import files
 

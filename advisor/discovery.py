@@ -40,6 +40,8 @@ from advisor import facts
 from advisor.address import EmailAddress
 from advisor.models import (
     Candidate,
+    DavEndpoint,
+    DavFacts,
     DiscoveryReport,
     DnsHealth,
     Endpoint,
@@ -825,6 +827,7 @@ class Discovery:
             reach=reach,
             home_domains=home,
             webmail=_merge_webmail(results),
+            dav=_merge_dav(results),
         )
 
     def _home_domains(
@@ -1229,6 +1232,29 @@ def _merge_exchange(results: list[SourceResult], hints: dnshints.Hints) -> Excha
         auth=auth,
         hosted=first("hosted") or hosted_hint,
     )
+
+
+def _merge_dav(results: list[SourceResult]) -> DavFacts:
+    """Every source's CalDAV/CardDAV URLs in source rank order; one entry per URL."""
+
+    def merged(kind: str) -> tuple[DavEndpoint, ...]:
+        by_url: dict[str, DavEndpoint] = {}
+        for r in results:
+            for e in getattr(r.dav, kind) if r.dav is not None else ():
+                known = by_url.get(e.url)
+                if known is None:
+                    by_url[e.url] = e
+                else:
+                    by_url[e.url] = DavEndpoint(
+                        e.url,
+                        tuple(dict.fromkeys((*known.sources, *e.sources))),
+                        known.verified or e.verified,
+                        known.detail if known.verified or not e.verified else e.detail,
+                    )
+        # Verified first, then the sources' order.
+        return tuple(sorted(by_url.values(), key=lambda e: not e.verified))
+
+    return DavFacts(merged("caldav"), merged("carddav"))
 
 
 def _merge_webmail(results: list[SourceResult]) -> WebmailFacts | None:

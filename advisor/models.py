@@ -182,6 +182,24 @@ class WebmailFacts:
 
 
 @dataclass(frozen=True)
+class DavEndpoint:
+    """A CalDAV or CardDAV URL (RFC 6764 discovery starts there), with where it came from."""
+
+    url: str
+    sources: tuple[Source, ...]
+    verified: bool = False  # answered as a DAV server without credentials
+    detail: str = ""  # one line: what the check saw, or why it was not checked
+
+
+@dataclass(frozen=True)
+class DavFacts:
+    """Calendars (CalDAV, RFC 4791) and contacts (CardDAV, RFC 6352), best first."""
+
+    caldav: tuple[DavEndpoint, ...] = ()
+    carddav: tuple[DavEndpoint, ...] = ()
+
+
+@dataclass(frozen=True)
 class ProviderFacts:
     id: str
     name: str
@@ -253,6 +271,7 @@ class DiscoveryReport:
     # MX hosts', its known mail provider's (advisor.offdomain). Empty: not recorded.
     home_domains: tuple[str, ...] = ()
     webmail: WebmailFacts | None = None  # the provider's webmail, when a source names it
+    dav: DavFacts = field(default_factory=DavFacts)  # calendars and contacts without Exchange
 
     @property
     def usable(self) -> bool:

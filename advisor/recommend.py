@@ -64,6 +64,10 @@ FACT_TYPES: dict[str, type | tuple[type, ...]] = {
     "provider.requires_oauth2": bool,
     "webmail.known": bool,
     "webmail.url": str,
+    "offers.caldav": bool,
+    "offers.carddav": bool,
+    "dav.caldav_url": str,
+    "dav.carddav_url": str,
 }
 NEED_TYPES: dict[str, type | tuple[type, ...]] = {
     "devices.total": int,
@@ -95,7 +99,14 @@ NEED_TYPES: dict[str, type | tuple[type, ...]] = {
     "clients": tuple,
 }
 NAMES: dict[str, type | tuple[type, ...]] = {**NEED_TYPES, **FACT_TYPES}
-FACT_DEFAULTS: dict[str, object] = {"webmail.known": False, "webmail.url": ""}
+FACT_DEFAULTS: dict[str, object] = {
+    "webmail.known": False,
+    "webmail.url": "",
+    "offers.caldav": False,
+    "offers.carddav": False,
+    "dav.caldav_url": "",
+    "dav.carddav_url": "",
+}
 
 
 def facts_from_report(report: DiscoveryReport) -> dict[str, object]:
@@ -141,6 +152,10 @@ def facts_from_report(report: DiscoveryReport) -> dict[str, object]:
         "provider.requires_oauth2": bool(provider and provider.requires_oauth2),
         "webmail.known": report.webmail is not None,
         "webmail.url": report.webmail.url if report.webmail is not None else "",
+        "offers.caldav": bool(report.dav.caldav),
+        "offers.carddav": bool(report.dav.carddav),
+        "dav.caldav_url": report.dav.caldav[0].url if report.dav.caldav else "",
+        "dav.carddav_url": report.dav.carddav[0].url if report.dav.carddav else "",
     }
 
 
@@ -200,6 +215,27 @@ class Recommendation:
     @property
     def webmail_suffices(self) -> bool:
         return self.webmail_score >= WEBMAIL_SUFFICES
+
+    @property
+    def calendars(self) -> str:
+        """How calendars will sync: exchange, caldav, none (not wanted) or unavailable."""
+        return self._groupware(self.needs.calendars.value, "offers.caldav", "caldav")
+
+    @property
+    def contacts(self) -> str:
+        """How contacts will sync: exchange, carddav, none (not wanted) or unavailable."""
+        return self._groupware(self.needs.contacts.value, "offers.carddav", "carddav")
+
+    def _groupware(self, need: str, offered: str, dav: str) -> str:
+        if need == "none":
+            return "none"
+        facts = {**FACT_DEFAULTS, **self.facts}
+        exchange_open = any(c.protocol == "exchange" and not c.excluded for c in self.ranking)
+        if self.recommended == "exchange" or (facts.get("offers.exchange") and exchange_open):
+            return "exchange"
+        if facts.get(offered):
+            return dav
+        return "unavailable"
 
     @property
     def webmail_url(self) -> str | None:
@@ -318,6 +354,7 @@ def to_json(rec: Recommendation, *, address: str, lang: str) -> dict[str, Any]:
                 if (n > 0) == rec.webmail_suffices
             ],
         },
+        "groupware": {"calendars": rec.calendars, "contacts": rec.contacts},
         "needs": {k: list(v) if isinstance(v, tuple) else v for k, v in rec.needs.values().items()},
         "facts": dict(rec.facts),
     }

@@ -19,6 +19,8 @@ from advisor.i18n import _
 from advisor.models import (
     Candidate,
     CertificateFacts,
+    DavEndpoint,
+    DavFacts,
     DiscoveryReport,
     DnsHealth,
     Endpoint,
@@ -174,6 +176,19 @@ def to_json(report: DiscoveryReport) -> dict[str, Any]:
         "reach": reach_json(report.reach),
         "home_domains": list(report.home_domains),
         "webmail": _webmail(report.webmail),
+        "dav": {
+            "caldav": [_dav(e) for e in report.dav.caldav],
+            "carddav": [_dav(e) for e in report.dav.carddav],
+        },
+    }
+
+
+def _dav(e: DavEndpoint) -> dict[str, Any]:
+    return {
+        "url": e.url,
+        "sources": [str(s) for s in e.sources],
+        "verified": e.verified,
+        "detail": e.detail,
     }
 
 
@@ -593,6 +608,33 @@ def from_json(doc: object, *, address: str | None = None) -> DiscoveryReport:
         reach=_reach_from(d.get("reach")),
         home_domains=_items(d.get("home_domains"), "home_domains", MAX_ITEMS, hostname),
         webmail=_webmail_from(d.get("webmail")),
+        dav=_dav_from(d.get("dav")),
+    )
+
+
+def _dav_from(value: object) -> DavFacts:
+    if value is None:
+        return DavFacts()
+    d = _obj(value, "dav")
+
+    def endpoint(item: object, where: str) -> DavEndpoint:
+        e = _obj(item, where)
+        url = https_url(e.get("url"), f"{where}.url")
+        if url is None:
+            raise _bad(f"{where}.url", "an https:// URL", e.get("url"))
+        sources = _items(
+            e.get("sources"), f"{where}.sources", len(Source), lambda v, w: _enum(Source, v, w)
+        )
+        return DavEndpoint(
+            url,
+            tuple(dict.fromkeys(sources)),
+            _bool(e.get("verified", False), f"{where}.verified"),
+            _line(e.get("detail", ""), f"{where}.detail"),
+        )
+
+    return DavFacts(
+        _items(d.get("caldav"), "dav.caldav", MAX_SERVERS, endpoint),
+        _items(d.get("carddav"), "dav.carddav", MAX_SERVERS, endpoint),
     )
 
 
@@ -719,6 +761,13 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
             url=report.webmail.url, sources=", ".join(report.webmail.sources)
         )
         console.print(escape(line))
+    for kind, endpoints in (("CalDAV", report.dav.caldav), ("CardDAV", report.dav.carddav)):
+        for e in endpoints:
+            state = _("verified") if e.verified else _("not checked")
+            line = _("{kind}: {url} (from {sources}; {state})").format(
+                kind=kind, url=e.url, sources=", ".join(e.sources), state=state
+            )
+            console.print(escape(line))
     nothing = escape(_("nothing found"))
     for title, candidates in (
         (_("Incoming:"), report.incoming),
@@ -818,6 +867,33 @@ def _alternative(console: Console, choice: Choice, *, lang: str, explain: bool) 
             _item(console, marker, escape(rule.explanation(lang)), indent=4, style="dim")
 
 
+def groupware_lines(rec: Recommendation) -> list[str]:
+    """How calendars and contacts will sync, one line each (none when not wanted)."""
+    lines = []
+    texts = {
+        ("calendars", "exchange"): _("Calendars: synced by Exchange, on every device."),
+        ("calendars", "caldav"): _("Calendars: synced over CalDAV, apart from the mail: {url}"),
+        ("calendars", "unavailable"): _(
+            "Calendars: discovery found no way to sync them here (neither Exchange nor"
+            " CalDAV); ask the provider."
+        ),
+        ("contacts", "exchange"): _("Contacts: synced by Exchange, on every device."),
+        ("contacts", "carddav"): _("Contacts: synced over CardDAV, apart from the mail: {url}"),
+        ("contacts", "unavailable"): _(
+            "Contacts: discovery found no way to sync them here (neither Exchange nor"
+            " CardDAV); ask the provider."
+        ),
+    }
+    for kind, state, fact in (
+        ("calendars", rec.calendars, "dav.caldav_url"),
+        ("contacts", rec.contacts, "dav.carddav_url"),
+    ):
+        text = texts.get((kind, state))
+        if text is not None:
+            lines.append(text.format(url=rec.facts.get(fact, "")))
+    return lines
+
+
 def render_recommendation(
     rec: Recommendation, console: Console, *, lang: str, address: str, explain: bool = False
 ) -> None:
@@ -884,6 +960,8 @@ def render_recommendation(
             _item(console, "-", escape(rule.explanation(lang)))
         if unchecked:
             _item(console, "-", escape(unchecked))
+    for line in groupware_lines(rec):
+        console.print(escape(line))
     if rec.recommended == "pop3":
         if rec.leave_on_server:
             keep = _("POP3 set-up: leave mail on the server for {days} days")

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from advisor.models import Endpoint, ExchangeFacts, ProviderFacts, Source, Step
+from advisor.models import DavFacts, Endpoint, ExchangeFacts, ProviderFacts, Source, Step
 
 
 @dataclass(frozen=True)
@@ -39,3 +39,4 @@ class SourceResult:
     warnings: tuple[str, ...] = ()
     origin: str | None = None  # URL or file the configuration came from
     webmail: str | None = None  # the webmail login page the source names (https only)
+    dav: DavFacts | None = None  # CalDAV/CardDAV URLs the source names

@@ -46,7 +46,16 @@ from advisor.formats.mozilla import (
     parse_client_config,
 )
 from advisor.i18n import _
-from advisor.models import ExchangeFacts, Protocol, ProviderFacts, Source, Step, StepStatus
+from advisor.models import (
+    DavEndpoint,
+    DavFacts,
+    ExchangeFacts,
+    Protocol,
+    ProviderFacts,
+    Source,
+    Step,
+    StepStatus,
+)
 from advisor.sources import NamedServer, SourceResult
 from advisor.sources.dnshints import registrable_domain
 
@@ -342,6 +351,14 @@ def catalogue_source(address: EmailAddress, *, mx_host: str | None) -> SourceRes
     config = ClientConfig("1.1", (entry.provider,))
     fetched = Fetched(step, config, False, f"catalogue:{entry.id}")
     result = _result(Source.CATALOGUE, address, [fetched], fetched)
+    from advisor.catalogue import dav_endpoints
+
+    caldav, carddav, reference = dav_endpoints(entry.id)
+    detail = f"from the built-in catalogue ({reference}); not checked" if reference else ""
+    dav = DavFacts(
+        tuple(DavEndpoint(u, (Source.CATALOGUE,), False, detail) for u in (caldav,) if u),
+        tuple(DavEndpoint(u, (Source.CATALOGUE,), False, detail) for u in (carddav,) if u),
+    )
     exchange = result.exchange
     if exchange is not None and entry.origin == "curated" and exchange.hosted is None:
         # The curated Exchange platform (Microsoft 365) hosts what it names.
@@ -363,6 +380,7 @@ def catalogue_source(address: EmailAddress, *, mx_host: str | None) -> SourceRes
         (),
         result.origin,
         result.webmail,
+        dav,
     )
 
 
