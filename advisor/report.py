@@ -762,10 +762,10 @@ def render_text(report: DiscoveryReport, console: Console, *, all_steps: bool = 
         )
         console.print(escape(line))
     for kind, endpoints in (("CalDAV", report.dav.caldav), ("CardDAV", report.dav.carddav)):
-        for e in endpoints:
-            state = _("verified") if e.verified else _("not checked")
+        for dav in endpoints:
+            state = _("verified") if dav.verified else _("not checked")
             line = _("{kind}: {url} (from {sources}; {state})").format(
-                kind=kind, url=e.url, sources=", ".join(e.sources), state=state
+                kind=kind, url=dav.url, sources=", ".join(dav.sources), state=state
             )
             console.print(escape(line))
     nothing = escape(_("nothing found"))
