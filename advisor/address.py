@@ -14,6 +14,7 @@ import re
 from dataclasses import dataclass
 
 from advisor.errors import AddressError
+from advisor.i18n import _
 
 # RFC 5321 §4.5.3.1: limits on the parts of an address.
 MAX_LOCAL_PART_OCTETS = 64
@@ -55,36 +56,51 @@ def parse_address(text: str) -> EmailAddress:
     """Parse ``text`` or raise :class:`AddressError` saying what is wrong."""
     raw = text.strip()
     if not raw:
-        raise AddressError("the e-mail address is empty")
+        raise AddressError(_("the e-mail address is empty"))
     if raw.startswith('"') or '"' in raw.rpartition("@")[0]:
         raise AddressError(
-            f"{_show(raw)} has a quoted local part; mail providers do not issue such addresses"
+            _(
+                "{address} has a quoted local part; mail providers do not issue such addresses"
+            ).format(address=_show(raw))
         )
     if any(ch.isspace() for ch in raw):
-        raise AddressError(f"{_show(text)} contains a space; an e-mail address has none")
+        raise AddressError(
+            _("{address} contains a space; an e-mail address has none").format(address=_show(text))
+        )
     if raw.count("@") != 1:
-        what = "no" if "@" not in raw else "more than one"
-        raise AddressError(f"{_show(raw)} has {what} '@'; expected name@domain")
+        if "@" not in raw:
+            raise AddressError(
+                _("{address} has no '@'; expected name@domain").format(address=_show(raw))
+            )
+        raise AddressError(
+            _("{address} has more than one '@'; expected name@domain").format(address=_show(raw))
+        )
     local, domain = raw.split("@")
     if not local:
-        raise AddressError(f"{_show(raw)} has nothing before the '@'")
+        raise AddressError(_("{address} has nothing before the '@'").format(address=_show(raw)))
     if not domain:
-        raise AddressError(f"{_show(raw)} has no domain after the '@'")
+        raise AddressError(_("{address} has no domain after the '@'").format(address=_show(raw)))
     from advisor.formats.text import unsafe_char
 
     bad = unsafe_char(raw)
     if bad is not None:
         # C1 controls (8-bit CSI/OSC) and bidi overrides are "UTF-8 non-ASCII" to
         # RFC 6531, but they rewrite terminals and disguise names: no provider issues them.
-        raise AddressError(f"the address holds the control or bidi character {bad}")
+        raise AddressError(
+            _("the address holds the control or bidi character {char}").format(char=bad)
+        )
     if not _DOT_ATOM.fullmatch(local):
         raise AddressError(
-            f"the local part {_show(local)} is not valid (dots at the ends, two dots in a row,"
-            " or characters such as ( ) , : ; < > @ [ \\ ])"
+            _(
+                "the local part {local} is not valid (dots at the ends, two dots in a row,"
+                " or characters such as ( ) , : ; < > @ [ \\ ])"
+            ).format(local=_show(local))
         )
     if len(local.encode()) > MAX_LOCAL_PART_OCTETS:
         raise AddressError(
-            f"the local part is {len(local.encode())} bytes long; at most {MAX_LOCAL_PART_OCTETS}"
+            _("the local part is {size} bytes long; at most {limit}").format(
+                size=len(local.encode()), limit=MAX_LOCAL_PART_OCTETS
+            )
         )
     ascii_domain, unicode_domain = normalise_domain(domain)
     return EmailAddress(local_part=local, domain=unicode_domain, domain_ascii=ascii_domain)
@@ -97,47 +113,75 @@ def normalise_domain(domain: str) -> tuple[str, str]:
 
     name = domain.strip().rstrip(".")
     if name.startswith("[") or re.fullmatch(r"[0-9.]+", name):
-        raise AddressError(f"{_show(domain)} is an address literal; a domain name is needed")
+        raise AddressError(
+            _("{domain} is an address literal; a domain name is needed").format(
+                domain=_show(domain)
+            )
+        )
     if not name:
-        raise AddressError("the domain is empty")
+        raise AddressError(_("the domain is empty"))
     for label in name.split("."):
         if not label:
-            raise AddressError(f"the domain {_show(domain)} has an empty label (two dots in a row)")
+            raise AddressError(
+                _("the domain {domain} has an empty label (two dots in a row)").format(
+                    domain=_show(domain)
+                )
+            )
         if len(label.encode()) > MAX_LABEL_OCTETS * 4 or (
             label.isascii() and len(label) > MAX_LABEL_OCTETS
         ):
             raise AddressError(
-                f"the label {_show(label, 24)} of the domain is longer than {MAX_LABEL_OCTETS}"
-                f" bytes; at most {MAX_LABEL_OCTETS}"
+                _("the label {label} of the domain is {size} bytes long; at most {limit}").format(
+                    label=_show(label, 24), size=len(label.encode()), limit=MAX_LABEL_OCTETS
+                )
             )
     if name.isascii() and len(name) > MAX_DOMAIN_OCTETS:
-        raise AddressError(f"the domain is {len(name)} bytes long; at most {MAX_DOMAIN_OCTETS}")
+        raise AddressError(
+            _("the domain is {size} bytes long; at most {limit}").format(
+                size=len(name), limit=MAX_DOMAIN_OCTETS
+            )
+        )
     try:
         ascii_name = idna.encode(name, uts46=True).decode("ascii")
     except idna.IDNAError as exc:
-        raise AddressError(f"the domain {_show(domain)} is not a valid host name: {exc}") from None
+        raise AddressError(
+            _("the domain {domain} is not a valid host name: {reason}").format(
+                domain=_show(domain), reason=exc
+            )
+        ) from None
     labels = ascii_name.split(".")
     for label in labels:
         if len(label) > MAX_LABEL_OCTETS:
             raise AddressError(
-                f"the label {label[:20]}... of the domain is {len(label)} bytes long;"
-                f" at most {MAX_LABEL_OCTETS}"
+                _("the label {label} of the domain is {size} bytes long; at most {limit}").format(
+                    label=f"{label[:20]}...", size=len(label), limit=MAX_LABEL_OCTETS
+                )
             )
         if not _LDH_LABEL.fullmatch(label):
             raise AddressError(
-                f"the domain {_show(domain)} has the label {label!r}: only letters, digits and"
-                " inner hyphens are allowed"
+                _(
+                    "the domain {domain} has the label {label}: only letters, digits and"
+                    " inner hyphens are allowed"
+                ).format(domain=_show(domain), label=repr(label))
             )
     if len(ascii_name) > MAX_DOMAIN_OCTETS:
         raise AddressError(
-            f"the domain is {len(ascii_name)} bytes long; at most {MAX_DOMAIN_OCTETS}"
+            _("the domain is {size} bytes long; at most {limit}").format(
+                size=len(ascii_name), limit=MAX_DOMAIN_OCTETS
+            )
         )
     if len(labels) < 2:
         raise AddressError(
-            f"the domain {_show(domain)} has a single label; expected e.g. example.com"
+            _("the domain {domain} has a single label; expected e.g. example.com").format(
+                domain=_show(domain)
+            )
         )
     if labels[-1].isdigit():
-        raise AddressError(f"the domain {_show(domain)} ends in a number; it is not a host name")
+        raise AddressError(
+            _("the domain {domain} ends in a number; it is not a host name").format(
+                domain=_show(domain)
+            )
+        )
     try:
         unicode_name = idna.decode(ascii_name)
     except idna.IDNAError:

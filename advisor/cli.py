@@ -74,6 +74,11 @@ def _root(
     # Checked here, not when a command reads it: `advisor --lang de recommend` must not
     # run in English without a word.
     _ROOT_LANG = None if lang is None else _lang(lang)
+    from advisor.i18n import set_language
+
+    # From the first message on, errors included: --lang, else the locale
+    # (LANGUAGE, LC_ALL, LC_MESSAGES, LANG), else English.
+    set_language(_ROOT_LANG)
     if no_color:
         os.environ["NO_COLOR"] = "1"  # read by rich and prompt_toolkit
     if version:
@@ -257,7 +262,9 @@ FromJsonOpt = Annotated[
 ]
 LangOpt = Annotated[
     str | None,
-    typer.Option("--lang", metavar="en|fr", help="Language of the explanations (default: en)."),
+    typer.Option(
+        "--lang", metavar="en|fr", help="Language of the explanations (default: from the locale)."
+    ),
 ]
 
 ExplainOpt = Annotated[
@@ -584,7 +591,7 @@ def onboard(
         typer.Option(
             "--lang",
             metavar="en|fr",
-            help="Language of rows without one, and of index.html (default: en).",
+            help="Language of rows without one, and of index.html (default: from the locale).",
         ),
     ] = None,
     jobs: Annotated[
@@ -956,6 +963,13 @@ def _no_server_reachable(
     raise typer.Exit(EXIT_CHECK_FAILED)
 
 
+def _t(message: str) -> str:
+    """``message`` in the user's language (the catalog is loaded only when needed)."""
+    from advisor.i18n import _
+
+    return _(message)
+
+
 def _print_check(console: "Console", check: object) -> None:
     from rich.text import Text
 
@@ -1309,19 +1323,25 @@ def rules_check(
             errors.extend(exc.errors)
     if errors:
         for error in errors:
-            sys.stderr.write(f"advisor: error: {error}\n")
+            sys.stderr.write(f"advisor: {_t('error:')} {error}\n")
         sys.stderr.write(f"advisor: {len(errors)} error(s) in the rule files\n")
         raise typer.Exit(1)
     sys.stdout.write(f"ok: {count} rules in {len(folders)} folder(s)\n")
 
 
 def _lang(value: str | None) -> str:
-    """The command's --lang, else the one given before the command, else English."""
+    """The command's --lang, else the one given before the command, else the locale's.
+    A command's own --lang also becomes the language of its messages from here on."""
     if value is None:
-        return _ROOT_LANG or "en"
+        from advisor.i18n import current_language
+
+        return _ROOT_LANG or current_language()
     lang = value.strip().lower()[:2]
     if lang not in ("en", "fr"):
         raise AdvisorError(f"--lang {value!r}: expected en or fr")
+    from advisor.i18n import set_language
+
+    set_language(lang)
     return lang
 
 
@@ -1495,7 +1515,7 @@ def main(argv: list[str] | None = None) -> None:
         from advisor.formats.text import escape_controls
 
         # Messages quote what the user gave (addresses, file contents): never raw.
-        sys.stderr.write(f"advisor: error: {escape_controls(str(exc))}\n")
+        sys.stderr.write(f"advisor: {_t('error:')} {escape_controls(str(exc))}\n")
         code = exc.exit_code
     except typer.TyperException as exc:  # usage errors: unknown option, bad value
         show = getattr(exc, "show", None)
@@ -1511,7 +1531,7 @@ def main(argv: list[str] | None = None) -> None:
         if text is None:
             text = f"internal error: {type(exc).__name__}: {exc} (run with --debug for details)"
         else:
-            text = f"error: {text}"
+            text = f"{_t('error:')} {text}"
         sys.stderr.write(f"advisor: {text}\n")
         code = EXIT_USER_ERROR
     except Exception as exc:
@@ -1520,10 +1540,10 @@ def main(argv: list[str] | None = None) -> None:
         from advisor.formats.text import escape_controls
 
         sys.stderr.write(
-            f"advisor: internal error: {type(exc).__name__}: {escape_controls(str(exc))}"
+            f"advisor: {_t('internal error:')} {type(exc).__name__}: {escape_controls(str(exc))}"
             " (run with --debug for details)\n"
         )
         code = EXIT_USER_ERROR
     if code == EXIT_INTERRUPTED:  # typer itself also turns Ctrl-C into 130
-        sys.stderr.write("\nadvisor: interrupted\n")
+        sys.stderr.write(f"\nadvisor: {_t('interrupted')}\n")
     sys.exit(code if isinstance(code, int) else EXIT_OK)

@@ -24,6 +24,7 @@ import contextvars
 import functools
 import gettext
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -63,11 +64,46 @@ def _normalise(lang: str) -> str:
     return chosen if chosen in LANGUAGES else "en"
 
 
+# French typography (Imprimerie nationale; what French readers expect): a narrow
+# no-break space before : ; ! ? and inside « », so a line never wraps before the
+# colon. The catalog's translators type ordinary spaces; they are set here, once.
+_FRENCH_SPACING = re.compile(r" ([:;!?»])|(«) ")
+NNBSP = "\u202f"
+NBSP = "\u00a0"
+
+
+def french_typography(text: str) -> str:
+    def space(match: re.Match[str]) -> str:
+        mark, guillemet = match.group(1), match.group(2)
+        if guillemet:
+            return guillemet + NBSP
+        return (NBSP if mark == "»" else NNBSP) + mark
+
+    return _FRENCH_SPACING.sub(space, text)
+
+
 @functools.cache
 def _catalog(lang: str) -> gettext.NullTranslations:
     if lang == "en":
         return gettext.NullTranslations()
-    return gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[lang], fallback=True)
+    found = gettext.translation(DOMAIN, localedir=str(LOCALE_DIR), languages=[lang], fallback=True)
+    if lang == "fr" and isinstance(found, gettext.GNUTranslations):
+        table: dict[object, str] = found._catalog  # type: ignore[attr-defined]
+        for key, value in table.items():
+            table[key] = french_typography(value)
+    return found
+
+
+def percent(value: float) -> str:
+    """``90%`` in English, ``90 %`` (narrow no-break space) in French."""
+    text = f"{value:.0%}"
+    return text.replace("%", NNBSP + "%") if current_language() == "fr" else text
+
+
+def decimal(value: float, digits: int = 1) -> str:
+    """``0.4`` in English, ``0,4`` in French."""
+    text = f"{value:.{digits}f}"
+    return text.replace(".", ",") if current_language() == "fr" else text
 
 
 @contextlib.contextmanager

@@ -929,10 +929,12 @@ def render_recommendation(
         label = _confidence_label(rec.confidence_label)
         protocol = _PROTOCOL_NAMES[rec.recommended]
         if explain:
-            recommended = _("Recommended: {protocol} (confidence {label}, {confidence:.0%})")
+            recommended = _("Recommended: {protocol} (confidence {label}, {percent})")
         else:
             recommended = _("Recommended: {protocol} (confidence {label})")
-        recommended = recommended.format(protocol=protocol, label=label, confidence=rec.confidence)
+        recommended = recommended.format(
+            protocol=protocol, label=label, percent=i18n.percent(rec.confidence)
+        )
         console.print(f"[green]{escape(recommended)}[/green]")
     best = rec.ranking[0] if rec.recommended else None
     reasons = sorted(best.reasons, key=lambda item: -item[1]) if best is not None else []

@@ -360,10 +360,10 @@ def _recommendation(plan: AccountPlan, rec: Recommendation, lang: str, why: str 
             Paragraph((_("No protocol can be recommended: every one is excluded."),), "warning")
         )
     else:
-        verdict = _("Recommended: {protocol} (confidence {label}, {confidence:.0%})").format(
+        verdict = _("Recommended: {protocol} (confidence {label}, {percent})").format(
             protocol=PROTOCOL_NAMES.get(rec.recommended, rec.recommended),
             label=_confidence_label(rec.confidence_label),
-            confidence=rec.confidence,
+            percent=i18n.percent(rec.confidence),
         )
         blocks.append(Paragraph((verdict,), "verdict"))
     written = PROTOCOL_NAMES.get(plan.protocol, plan.protocol)

@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from advisor import i18n
 from advisor.address import parse_address
 from advisor.errors import AdvisorError
 from advisor.i18n import _, current_language
@@ -510,8 +511,8 @@ class Wizard:
         }
         self.p.say("")
         self.p.say(
-            _("What discovery found for {address} ({seconds:.1f} s):").format(
-                address=report.address, seconds=report.elapsed_ms / 1000
+            _("What discovery found for {address} ({seconds} s):").format(
+                address=report.address, seconds=i18n.decimal(report.elapsed_ms / 1000)
             )
         )
         if report.provider is not None:

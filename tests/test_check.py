@@ -639,8 +639,8 @@ def test_french_report(lab: Lab, capsys: pytest.CaptureFixture[str]) -> None:
         "5",
     )
     assert code == 3
-    assert "Note : F" in out
-    assert "Thunderbird for Android : l'utilisateur doit saisir les paramètres" in out
+    assert "Note\u202f: F" in out
+    assert "Thunderbird for Android\u202f: l'utilisateur doit saisir les paramètres" in out
 
 
 def test_usage(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

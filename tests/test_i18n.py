@@ -71,7 +71,7 @@ def test_placeholders_are_kept() -> None:
 def test_french_is_served_at_run_time() -> None:
     try:
         set_language("fr")
-        assert _("Your e-mail address:") == "Votre adresse e-mail :"
+        assert _("Your e-mail address:") == "Votre adresse e-mail\u202f:"
     finally:
         set_language("en")
     assert _("Your e-mail address:") == "Your e-mail address:"
@@ -95,7 +95,7 @@ def test_language_block_is_per_thread() -> None:
         t.start()
     for t in threads:
         t.join()
-    assert seen == {"fr": "Votre adresse e-mail :", "en": "Your e-mail address:"}
+    assert seen == {"fr": "Votre adresse e-mail\u202f:", "en": "Your e-mail address:"}
     assert current_language() == "en"  # the process's language is untouched
     with language("fr"):
         assert current_language() == "fr"
@@ -111,3 +111,19 @@ def test_language_from_the_locale(monkeypatch: pytest.MonkeyPatch, value: str) -
         assert set_language(None) == "fr"
     finally:
         set_language("en")
+
+
+def test_french_typography_is_set_by_the_catalog() -> None:
+    """Translators type ordinary spaces; French readers get a narrow no-break space
+    before : ; ! ? and no-break spaces inside « » (no line ever starts with ':')."""
+    from advisor.i18n import decimal, french_typography, percent
+
+    assert french_typography("Attention : « oui » ; non ? oui !") == (
+        "Attention\u202f: «\u00a0oui\u00a0»\u202f; non\u202f? oui\u202f!"
+    )
+    assert french_typography("https://x.fr/?a=1 (o/N)") == "https://x.fr/?a=1 (o/N)"
+    with language("fr"):
+        assert percent(0.9) == "90\u202f%"
+        assert decimal(0.42) == "0,4"
+    with language("en"):
+        assert (percent(0.9), decimal(0.42)) == ("90%", "0.4")

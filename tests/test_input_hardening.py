@@ -56,7 +56,7 @@ def one_line_error(code: int, stderr: str, *expected: str) -> None:
     # `rules check` lists every error, then counts them: one error here.
     lines = [n for n in stderr.strip().splitlines() if n != "advisor: 1 error(s) in the rule files"]
     assert len(lines) == 1, stderr
-    assert lines[0].startswith("advisor: error: "), stderr
+    assert lines[0].startswith(("advisor: error: ", "advisor: erreur\u202f: ")), stderr
     for text in expected:
         assert text in lines[0], stderr
 
@@ -288,4 +288,6 @@ def test_the_refusals_are_in_french_too(
         code, _, err = run_cli(capsys, "recommend", "a@example.com", "--from-json", str(tmp_path))
     finally:
         set_language("en")  # the process's language, for the tests that follow
-    one_line_error(code, err, "un dossier, pas un fichier ; attendu : un rapport de découverte")
+    one_line_error(
+        code, err, "un dossier, pas un fichier\u202f; attendu\u202f: un rapport de découverte"
+    )

@@ -199,7 +199,7 @@ def test_french_explanations(capsys: pytest.CaptureFixture[str], saved_report: P
         "--backed-up",
     )
     assert code == 0
-    assert "Recommandé : POP3" in out
+    assert "Recommandé\u202f: POP3" in out
     assert "Un seul ordinateur" in out
 
 
@@ -209,7 +209,7 @@ def test_language_before_the_command_applies_to_it(
     args = ("jane@pop.example", "--from-json", str(saved_report), "--desktops", "1", "--backed-up")
     code, out, _ = run_cli(capsys, "--lang", "fr", "recommend", *args)
     assert code == 0
-    assert "Recommandé : POP3" in out
+    assert "Recommandé\u202f: POP3" in out
     code, out, err = run_cli(capsys, "--lang", "de", "recommend", *args)
     assert code == 1
     assert out == ""

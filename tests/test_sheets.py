@@ -458,7 +458,7 @@ def test_french_sheet_is_french_through(kind: str) -> None:
         assert "Configuration de la messagerie de Jane Doe" in out
         assert "Vos réglages" in out
         assert "Bon à savoir" in out
-        assert "Recommandé :" in out
+        assert "Recommandé\u202f:" in out
         assert PASSWORD_NOTE["fr"] in out
         assert f"Préparé par Mail Setup Advisor le {DATE}" in out
     # No English heading, label, step or note leaks into the French sheet.
@@ -682,9 +682,9 @@ def test_index_lists_every_employee_with_links() -> None:
 
 def test_index_in_french() -> None:
     text = page_text(index("fr"))
-    for label in ("employés : 4", "terminé : 1", "inchangé : 1", "échec : 1"):
+    for label in ("employés\u202f: 4", "terminé\u202f: 1", "inchangé\u202f: 1", "échec\u202f: 1"):
         assert label in text
-    assert "modifications locales conservées : 1" in text
+    assert "modifications locales conservées\u202f: 1" in text
     assert "mis en cache il y a 3 h" in text
     assert "fiche de configuration" in text
     assert "Employés" in text
@@ -740,7 +740,7 @@ def test_format_age(seconds: float, en: str, fr: str) -> None:
     [
         (["catalogue"], "en", "Not checked: these settings come from the built-in catalogue"),
         (["local"], "en", "Not checked: these settings come from your --config-dir folder"),
-        (["catalogue"], "fr", "Non vérifié (source : le catalogue intégré)"),
+        (["catalogue"], "fr", "Non vérifié (source : le catalogue intégré)"),  # spaces folded
     ],
 )
 def test_unverified_settings_say_where_they_come_from(

@@ -217,7 +217,7 @@ def test_full_run_in_french(spawn: object, tmp_path: Path) -> None:
     child.send(ADDRESS + "\r")
     answer_needs(child, NEEDS_FR)
     child.expect("Ce que la recherche a trouvé")
-    child.expect("Recommandé : IMAP")
+    child.expect("Recommandé.: IMAP")
     child.expect("Écrire maintenant")
     child.expect_exact("(O/n)")  # French keys: o for oui
     child.send("o")
@@ -388,7 +388,7 @@ def test_unknown_domain_without_terminal_names_the_flags_and_saves(
     ("lang", "intro", "advice"),
     [
         ("en", "quick set-up", "Recommended: IMAP"),
-        ("fr", "configuration rapide", "Recommandé : IMAP"),
+        ("fr", "configuration rapide", "Recommandé.: IMAP"),
     ],
 )
 def test_quick_writes_the_files_from_the_address_alone(

@@ -89,7 +89,14 @@ class Rule:
     webmail: int = 0  # points for (or against) "webmail is enough"
 
     def explanation(self, lang: str) -> str:
-        return self.explain.get(lang) or self.explain["en"]
+        text = self.explain.get(lang)
+        if text is None:
+            return self.explain["en"]
+        if lang == "fr":  # the same typography as the catalog's French
+            from advisor.i18n import french_typography
+
+            return french_typography(text)
+        return text
 
     def effect_text(self) -> str:
         parts = [f"{p} {'+' if n > 0 else ''}{n}" for p, n in self.score]
