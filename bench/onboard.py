@@ -25,11 +25,17 @@ Mail (six configuration files + two setup sheets + a manifest each).
   baseline never did); about 4 GB of scratch space is needed;
 - memory: the peak resident set of a fresh ``advisor onboard`` process
   (cached discovery) for 2,000 and for 10,000 rows: flat means the same
-  peak whatever the CSV's length.
+  peak whatever the CSV's length;
+- a large run (``--large``, 100,000 rows by default): ``advisor onboard`` in a
+  fresh process (empty cache), its time against the same write-only baseline
+  (target <= 2), and its memory: the main process's peak, the largest worker
+  process's, and the peak of their sum (the whole process tree's resident
+  sets, sampled every 0.2 s; target <= 150 MB); and the index's pages.
 
 Prints the discoveries (must equal the distinct domains), employees per
 second and total / baseline (target <= 2). Asserts nothing.
-    python bench/onboard.py [--employees 10000] [--domains 50] [--jobs 8]
+    python bench/onboard.py [--employees 10000] [--domains 50] [--jobs 8] [--large 100000]
+    python bench/onboard.py --large-only      # the 100,000-row run alone (~15 min)
 """
 
 from __future__ import annotations
@@ -44,6 +50,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -149,7 +156,13 @@ def samples(out: Path, employees: int, domains: int) -> dict[tuple[int, str], li
 
 
 def baseline(
-    target: Path, employees: int, domains: int, files: dict[tuple[int, str], list[Any]], jobs: int
+    target: Path,
+    employees: int,
+    domains: int,
+    files: dict[tuple[int, str], list[Any]],
+    jobs: int,
+    *,
+    with_atomic: bool = True,
 ) -> tuple[float, float, int]:
     """Write the same files (names, sizes, folders; content from a sample of the same
     domain and language), with the same threads; nothing else. Returns the time with
@@ -182,6 +195,8 @@ def baseline(
     with ThreadPoolExecutor(jobs) as pool:
         count = sum(pool.map(bare, range(employees)))
     bare_time = time.monotonic() - started
+    if not with_atomic:
+        return bare_time, float("nan"), count
     settle()
     started = time.monotonic()
     with ThreadPoolExecutor(jobs) as pool:
@@ -189,33 +204,121 @@ def baseline(
     return bare_time, time.monotonic() - started, count
 
 
-def peak_rss(csv_path: Path, out: Path, cache: Path, lab: RemoteLab, jobs: int) -> tuple[int, int]:
-    """KiB: the peak resident set of a fresh process that runs `advisor onboard`, and
-    of the largest of its worker processes (0 if none)."""
+def tree_memory_kib(pid: int) -> tuple[int, int, dict[int, int]]:
+    """KiB, now: the resident sets of ``pid`` and all its descendants added up, their
+    proportional sets (PSS: a page shared by n processes counts 1/n in each) added
+    up, and each process's resident set."""
+    rss = pss = 0
+    each: dict[int, int] = {}
+    pending = [pid]
+    while pending:
+        current = pending.pop()
+        try:
+            for line in Path(f"/proc/{current}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Rss:"):
+                    each[current] = int(line.split()[1])
+                    rss += each[current]
+                elif line.startswith("Pss:"):
+                    pss += int(line.split()[1])
+            for task in Path(f"/proc/{current}/task").iterdir():
+                pending += [int(c) for c in (task / "children").read_text().split()]
+        except (OSError, ValueError):
+            continue  # the process ended meanwhile
+    return rss, pss, each
+
+
+@dataclass(frozen=True)
+class Run:
+    """A fresh `advisor onboard` process: its time and memory (KiB)."""
+
+    seconds: float  # measured inside it, from before main() to after
+    main_kib: int  # its own peak resident set (getrusage)
+    child_kib: int  # the largest peak resident set of a worker process (sampled), 0 if none
+    tree_rss_kib: int  # the process tree's resident sets added up, at their peak (sampled)
+    tree_pss_kib: int  # the same in proportional sets: a page shared by n processes counts 1/n
+
+
+def onboard_process(csv_path: Path, out: Path, cache: Path, lab: RemoteLab, jobs: int) -> Run:
+    """Run `advisor onboard` in a fresh process, sampling the memory of its whole tree
+    every 0.2 s. (getrusage's RUSAGE_CHILDREN is no use for the workers: a child
+    forked, then exec'd, inherits its parent's high-water mark.)"""
     code = (
-        "import resource, sys\n"
+        "import resource, sys, time\n"
         "from advisor.cli import main\n"
+        "started = time.monotonic()\n"
         "try:\n"
         "    main(sys.argv[1:])\n"
         "finally:\n"
+        "    elapsed = time.monotonic() - started\n"
         "    me = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "    workers = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss\n"
-        "    print(me, workers, file=sys.stderr)\n"
+        "    print(elapsed, me, file=sys.stderr)\n"
     )
     args = [str(csv_path), "--out", str(out), "--cache-dir", str(cache), "--jobs", str(jobs)]
     args += ["--dns", lab.dns_spec, "--ca-file", str(lab.ca_file), "--no-progress"]
-    result = subprocess.run(
-        [sys.executable, "-c", code, "onboard", *args],
-        check=False,
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+    with tempfile.TemporaryFile("w+") as stderr:
+        process = subprocess.Popen(
+            [sys.executable, "-c", code, "onboard", *args],
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+            cwd=ROOT,
+            env={**os.environ, "PYTHONPATH": str(ROOT)},
+        )
+        tree_rss = tree_pss = 0
+        each: dict[int, int] = {}
+        while process.poll() is None:
+            rss, pss, now = tree_memory_kib(process.pid)
+            tree_rss, tree_pss = max(tree_rss, rss), max(tree_pss, pss)
+            for pid, kib in now.items():
+                each[pid] = max(each.get(pid, 0), kib)
+            time.sleep(0.2)
+        stderr.seek(0)
+        report = stderr.read()
+    if process.returncode not in (0, 1) or not report.strip():
+        raise SystemExit(f"onboard failed: {report}")
+    elapsed, me = report.strip().splitlines()[-1].split()
+    children = [kib for pid, kib in each.items() if pid != process.pid]
+    return Run(float(elapsed), int(me), max(children, default=0), tree_rss, tree_pss)
+
+
+def peak_rss(csv_path: Path, out: Path, cache: Path, lab: RemoteLab, jobs: int) -> tuple[int, int]:
+    """KiB: the peak resident set of a fresh process that runs `advisor onboard`, and
+    of the largest of its worker processes (0 if none)."""
+    run = onboard_process(csv_path, out, cache, lab, jobs)
+    return run.main_kib, run.child_kib
+
+
+def large_run(work: Path, lab: RemoteLab, rows: int, domains: int, jobs: int) -> None:
+    """``rows`` employees in one fresh `advisor onboard` process (empty cache): time
+    against the write-only baseline, memory of the whole process tree, index pages."""
+    staff = work / f"staff-{rows}.csv"
+    write_csv(staff, rows, domains)
+    out = work / f"large-{rows}"
+    settle()
+    ours = onboard_process(staff, out, work / f"cache-{rows}", lab, jobs)
+    pages = sorted(out.glob("index*.html"))
+    biggest = max(p.stat().st_size for p in pages)
+    with (out / "summary.csv").open(encoding="utf-8-sig") as handle:
+        summary_rows = sum(1 for _ in handle) - 1
+    sample = samples(out, rows, domains)
+    bare, _, files = baseline(
+        work / f"baseline-{rows}", rows, domains, sample, jobs, with_atomic=False
     )
-    if result.returncode != 0:
-        raise SystemExit(f"onboard failed: {result.stderr}")
-    me, workers = result.stderr.strip().splitlines()[-1].split()
-    return int(me), int(workers)
+    mb = 1024
+    print(f"large run, {rows} rows (a fresh process, empty cache, --jobs {jobs}):")
+    print(
+        f"  ours: {ours.seconds:.1f} s, {rows / ours.seconds:.0f} employees/s;"
+        f" summary.csv {summary_rows} rows"
+    )
+    print(f"  baseline: {bare:.1f} s to write the same {files} files, each flushed to disk")
+    print(f"  ours / baseline: {ours.seconds / bare:.2f} (target <= 2)")
+    print(
+        f"  memory: main process {ours.main_kib / mb:.1f} MB, largest worker process"
+        f" {ours.child_kib / mb:.1f} MB; all processes at their peak"
+        f" {ours.tree_rss_kib / mb:.1f} MB resident, {ours.tree_pss_kib / mb:.1f} MB"
+        " proportional (target <= 150)"
+    )
+    print(f"  index: {len(pages)} pages, the largest {biggest / mb / mb:.2f} MB (target <= 2 MB)")
 
 
 def main() -> None:
@@ -225,6 +328,10 @@ def main() -> None:
     parser.add_argument("--jobs", type=int, default=8)
     parser.add_argument("--quick", action="store_true", help="ours and the baseline only")
     parser.add_argument("--repeat", type=int, default=3, help="ours/baseline pairs")
+    parser.add_argument(
+        "--large", type=int, default=100_000, help="rows of the large run (0: none)"
+    )
+    parser.add_argument("--large-only", action="store_true", help="the large run alone")
     args = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="bench-onboard-"))
     calls: list[str] = []
@@ -242,6 +349,9 @@ def main() -> None:
     runner.run_discovery = counting  # type: ignore[assignment]
     try:
         with RemoteLab(work / "ca", args.domains) as lab:
+            if args.large_only:
+                large_run(work, lab, args.large, args.domains, args.jobs)
+                return
             staff = work / "staff.csv"
             write_csv(staff, args.employees, args.domains)
 
@@ -312,6 +422,8 @@ def main() -> None:
                     f" largest worker process {worker_kib / 1024:.1f} MB"
                 )
             print(f"memory ratio, {sizes[1]} / {sizes[0]} rows: {peaks[1][0] / peaks[0][0]:.2f}")
+            if args.large:
+                large_run(work, lab, args.large, args.domains, args.jobs)
     finally:
         runner.run_discovery = real  # type: ignore[assignment]
         shutil.rmtree(work, ignore_errors=True)
