@@ -248,7 +248,8 @@ def test_page_list_is_bounded_and_always_names_the_ends_and_neighbours() -> None
 def test_navigation_in_french() -> None:
     renderer = IndexRenderer(lang="fr", generated="2026-01-01")
     page = "".join(renderer.page(2, 3, counts=None, employees=[]))
-    text = " ".join(parse(page).text)
+    # French typography: a (narrow) no-break space inside guillemets and before ":".
+    text = " ".join(parse(page).text).replace("\u00a0", " ").replace("\u202f", " ")
     for label in ("« première", "‹ précédente", "suivante ›", "dernière »", "page 2 sur 3"):
         assert label in text
 
