@@ -242,6 +242,7 @@ class Discovery:
                 self._start_result_source(
                     ("autodiscover", self.domain), Source.AUTODISCOVER, self._autodiscover
                 )
+            self._start_result_source(("dav", self.domain), Source.WELL_KNOWN, self._dav)
         for name, extra in self._extra_sources:
             self._start_result_source(
                 (name, self.domain), Source.AUTODISCOVER, functools.partial(self._extra, extra)
@@ -404,6 +405,12 @@ class Discovery:
             deadline=self._deadline,
             base_url=self.options.ispdb_url,
         )
+
+    def _dav(self) -> SourceResult:
+        from advisor.sources import dav
+
+        assert self._http is not None
+        return dav.discover(self.domain, dns=self._dns, http=self._http, deadline=self._deadline)
 
     def _autodiscover(self) -> SourceResult:
         from advisor.sources.autodiscover import autodiscover

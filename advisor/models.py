@@ -41,6 +41,7 @@ class Source(StrEnum):
     AUTODISCOVER = "autodiscover"
     GUESS = "guess"
     CATALOGUE = "catalogue"
+    WELL_KNOWN = "well-known"  # RFC 6764: /.well-known/caldav|carddav on the domain
     PROBE = "probe"  # a live conversation with a server (steps only)
     DNS = "dns"  # plain record lookups: MX, TXT, CNAME (steps only)
 
