@@ -295,8 +295,7 @@ def test_sheets_and_readme_give_the_webmail_page(lang: str) -> None:
         for f in render_files(plan, [ClientKind.ALL], lang=lang)
         if f.name == "README.txt"
     )
-    word = "Webmail :" if lang == "fr" else "Webmail:"
-    assert f"{word} {url}" in readme
+    assert any(line.strip().startswith("Webmail") and url in line for line in readme.splitlines())
     plan, rec, files = make("imap")
     md, _ = both(plan, rec, files, lang=lang, clients=(Client.WEBMAIL,))
     assert url not in md
