@@ -417,6 +417,8 @@ def export(
         full_name=name,
         leave_on_server=rec.leave_on_server,
         keep_days=rec.keep_days,
+        calendars=rec.calendars == "caldav",
+        contacts=rec.contacts == "carddav",
     )
     _warn_off_domain(result.report, plan_hosts(account))
     files = render_files(account, [ClientKind(k) for k in kinds], lang=result.lang)

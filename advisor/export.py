@@ -146,8 +146,12 @@ def account_plan(
     full_name: str = "",
     leave_on_server: bool = True,
     keep_days: int | None = 14,
+    calendars: bool = False,
+    contacts: bool = False,
 ) -> AccountPlan:
-    """The account to export for the report's address and the chosen protocol."""
+    """The account to export for the report's address and the chosen protocol;
+    ``calendars`` / ``contacts``: also their CalDAV / CardDAV address (the report's
+    best ``dav`` entry), for people who want them synced without Exchange."""
     domain = report.domain_ascii
     email = f"{report.address.rpartition('@')[0]}@{domain}"
     provider = report.provider or ProviderFacts(id="", name="")
@@ -228,6 +232,8 @@ def account_plan(
             )
         ),
         webmail_url=report.webmail.url if report.webmail is not None else None,
+        caldav_url=report.dav.caldav[0].url if calendars and report.dav.caldav else None,
+        carddav_url=report.dav.carddav[0].url if contacts and report.dav.carddav else None,
     )
 
 

@@ -74,6 +74,10 @@ def _readme(plan: AccountPlan, clients: Sequence[ClientKind], *, lang: str) -> s
                 user=s.username,
             )
         )
+    if plan.caldav_url:
+        out.append("  " + _("Calendars (CalDAV): {url}").format(url=plan.caldav_url))
+    if plan.carddav_url:
+        out.append("  " + _("Contacts (CardDAV): {url}").format(url=plan.carddav_url))
     if plan.webmail_url:
         out.append(
             "  "

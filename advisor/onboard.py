@@ -1087,6 +1087,8 @@ class Onboarding:
             full_name=emp.name,
             leave_on_server=rec.leave_on_server,
             keep_days=rec.keep_days,
+            calendars=rec.calendars == "caldav",
+            contacts=rec.contacts == "carddav",
         )
         kinds = kinds_for(emp.needs.clients)
         planned: dict[str, bytes] = {}

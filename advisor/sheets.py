@@ -622,7 +622,43 @@ def _thunderbird(plan: AccountPlan, files: _Files) -> _ClientContent:
             _sign_in(plan),
         )
         blocks.append(Steps("", steps))
+    blocks.extend(_thunderbird_dav(plan))
     return heading, blocks
+
+
+def _thunderbird_dav(plan: AccountPlan) -> list[Block]:
+    """The person's steps for calendars (CalDAV) and contacts (CardDAV) in Thunderbird."""
+    blocks: list[Block] = []
+    user = plan.incoming.username if plan.incoming is not None else plan.email
+    if plan.caldav_url:
+        steps = (
+            _step(
+                _("In Thunderbird, open the Calendar, then choose New Calendar > On the Network.")
+            ),
+            _step(
+                _("Type your user name {user} and the address {url}, then Find Calendars."),
+                user=Code(user),
+                url=Code(plan.caldav_url),
+            ),
+            _step(_("Choose the calendars to show, then Subscribe; type your password if asked.")),
+        )
+        blocks.append(Steps(_("Your calendars (CalDAV):"), steps))
+    if plan.carddav_url:
+        steps = (
+            _step(
+                _("In Thunderbird, open the Address Book, then choose New Address Book > CardDAV.")
+            ),
+            _step(
+                _("Type your user name {user} and the address {url}, then Continue."),
+                user=Code(user),
+                url=Code(plan.carddav_url),
+            ),
+            _step(
+                _("Choose the address books to add, then Continue; type your password if asked.")
+            ),
+        )
+        blocks.append(Steps(_("Your contacts (CardDAV):"), steps))
+    return blocks
 
 
 def _outlook(plan: AccountPlan, files: _Files) -> _ClientContent:
@@ -685,6 +721,13 @@ def _outlook(plan: AccountPlan, files: _Files) -> _ClientContent:
             command=Code(command),
         )
         blocks.append(Steps(_("Alternative for IT staff:"), (prf,)))
+    if plan.caldav_url or plan.carddav_url:
+        note = _(
+            "Outlook classic cannot sync calendars or contacts over CalDAV or CardDAV: use them"
+            " in your provider's webmail or app, in Thunderbird or on your phone, or add an"
+            " Outlook add-in that speaks CalDAV/CardDAV (for example CalDav Synchronizer)."
+        )
+        blocks.append(Paragraph((note,), role="warning"))
     return heading, blocks
 
 

@@ -666,6 +666,8 @@ class Wizard:
             full_name=name,
             leave_on_server=rec.leave_on_server,
             keep_days=rec.keep_days,
+            calendars=rec.calendars == "caldav",
+            contacts=rec.contacts == "carddav",
         )
         if not self._accept_off_domain(report, account):
             return []

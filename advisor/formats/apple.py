@@ -67,6 +67,8 @@ IDENTIFIER_TAG: Final = "mail-setup-advisor"
 MAIL_PAYLOAD: Final = "com.apple.mail.managed"
 EAS_PAYLOAD: Final = "com.apple.eas.account"
 GOOGLE_PAYLOAD: Final = "com.apple.google-oauth"
+CALDAV_PAYLOAD: Final = "com.apple.caldav.account"
+CARDDAV_PAYLOAD: Final = "com.apple.carddav.account"
 M365_EAS_HOST: Final = "outlook.office365.com"
 _TARGET_IPHONE_IPAD: Final = 1  # TopLevel.yaml TargetDeviceType: 1 = iPhone/iPad/iPod touch
 
@@ -151,6 +153,19 @@ def render_mobileconfig(plan: AccountPlan, *, organization: str = "Mail Setup Ad
             "PayloadOrganization": _clean(organization),
         }
     )
+    contents = [content]
+    if payload_type == MAIL_PAYLOAD:
+        # Calendars and contacts beside the mail, same user name, no password.
+        for dav in _dav_payloads(plan):
+            dav.update(
+                {
+                    "PayloadVersion": 1,
+                    "PayloadIdentifier": f"{identifier}.{dav['PayloadType'].split('.')[2]}",
+                    "PayloadUUID": payload_uuid(plan.email, str(dav["PayloadType"])),
+                    "PayloadOrganization": _clean(organization),
+                }
+            )
+            contents.append(dav)
     profile: dict[str, Any] = {
         "PayloadType": "Configuration",
         "PayloadVersion": 1,
@@ -162,7 +177,7 @@ def render_mobileconfig(plan: AccountPlan, *, organization: str = "Mail Setup Ad
             f" {_credential_step(plan)}{oauth_note}"
         ),
         "PayloadOrganization": _clean(organization),
-        "PayloadContent": [content],
+        "PayloadContent": contents,
     }
     if payload_type != MAIL_PAYLOAD:  # macOS: "n/a" for both payloads
         profile["TargetDeviceType"] = _TARGET_IPHONE_IPAD
@@ -205,6 +220,36 @@ def _mail_payload(plan: AccountPlan) -> dict[str, Any]:
     if name := _clean(plan.full_name).strip():
         payload["EmailAccountName"] = name  # "The system displays this name in sent messages."
     return payload
+
+
+def _dav_payloads(plan: AccountPlan) -> list[dict[str, Any]]:
+    """``com.apple.caldav.account`` / ``com.apple.carddav.account`` (Apple's
+    device-management schema: ``CalDAVHostName``, ``CalDAVPort``, ``CalDAVUseSSL``,
+    ``CalDAVPrincipalURL``, ``CalDAVUsername``, ``CalDAVAccountDescription``; the
+    same with ``CardDAV``). No ``...Password``: the device asks for it."""
+    out = []
+    username = _clean(plan.incoming.username) if plan.incoming is not None else ""
+    for prefix, payload_type, url in (
+        ("CalDAV", CALDAV_PAYLOAD, plan.caldav_url),
+        ("CardDAV", CARDDAV_PAYLOAD, plan.carddav_url),
+    ):
+        if not url:
+            continue
+        parts = urlsplit(url)
+        keys: dict[str, Any] = {
+            "PayloadType": payload_type,
+            "PayloadDisplayName": _clean(f"{_provider(plan)} ({prefix})"),
+            f"{prefix}AccountDescription": _clean(_provider(plan)),
+            f"{prefix}HostName": parts.hostname or "",
+            f"{prefix}Port": parts.port or 443,
+            f"{prefix}UseSSL": True,
+        }
+        if parts.path not in ("", "/"):
+            keys[f"{prefix}PrincipalURL"] = url
+        if username:
+            keys[f"{prefix}Username"] = username
+        out.append(keys)
+    return out
 
 
 def _server_keys(side: str, server: ServerSetting) -> dict[str, Any]:

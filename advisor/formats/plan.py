@@ -208,6 +208,9 @@ class AccountPlan:
     # "local", "given", ...: report source names); empty when they were verified.
     unverified_from: tuple[str, ...] = ()
     webmail_url: str | None = None  # the provider's webmail page (advisor.discovery)
+    # Calendars and contacts without Exchange (RFC 6764 entry points), when wanted.
+    caldav_url: str | None = None
+    carddav_url: str | None = None
 
     @property
     def oauth(self) -> bool:
@@ -232,6 +235,8 @@ class AccountPlan:
         check_text(self.provider_name, "the provider's name")
         _check_keep_days(self.pop3_keep_days)
         check_url(self.webmail_url, "the webmail address")
+        check_url(self.caldav_url, "the CalDAV address")
+        check_url(self.carddav_url, "the CardDAV address")
 
 
 def _check_keep_days(days: object) -> None:
