@@ -428,11 +428,17 @@ def export(
     from advisor.formats.text import escape_controls
 
     shown = escape_controls(str(out))  # the folder as typed: may hold anything
-    sys.stdout.write(f"{chosen.upper()} settings for {account.email} written to {shown}:\n")
+    names = {"imap": "IMAP", "pop3": "POP3", "exchange": "Exchange"}
+    sys.stdout.write(
+        _t("{protocol} settings for {email} written to {folder}:").format(
+            protocol=names.get(chosen, chosen), email=account.email, folder=shown
+        )
+        + "\n"
+    )
     for f in files:
         sys.stdout.write(f"  {f.name:<42} {f.what}\n")
     readme = escape_controls(str(out / "README.txt"))
-    sys.stdout.write(f"Next: read {readme} for the import steps.\n")
+    sys.stdout.write(_t("Next: read {path} for the import steps.").format(path=readme) + "\n")
     raise typer.Exit(EXIT_OK if written else EXIT_USER_ERROR)
 
 
@@ -881,9 +887,13 @@ def verify(
         ca_file=ca_file,
     )
     if console is not None:
+        headline = (
+            _t("Logging in as {who} to {count} server (from {source}), once:")
+            if len(targets) == 1
+            else _t("Logging in as {who} to {count} servers (from {source}), once each:")
+        )
         console.print(
-            f"Logging in as {who} to {len(targets)} server{'s' if len(targets) != 1 else ''}"
-            f" (from {source}), once each:",
+            headline.format(who=who, count=len(targets), source=source),
             markup=False,
             soft_wrap=True,
         )

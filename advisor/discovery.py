@@ -38,6 +38,7 @@ from typing import Protocol as TypingProtocol
 
 from advisor import facts
 from advisor.address import EmailAddress
+from advisor.i18n import _
 from advisor.models import (
     Candidate,
     DavEndpoint,
@@ -795,16 +796,19 @@ class Discovery:
         provider = _merge_provider(results, hints, exchange)
         if self.options.offline:
             warnings.append(
-                "offline: only the built-in catalogue and the --config-dir folder were"
-                " consulted; nothing is verified"
+                _(
+                    "offline: only the built-in catalogue and the --config-dir folder were"
+                    " consulted; nothing is verified"
+                )
                 if self.options.config_dir
-                else "offline: only the built-in catalogue was consulted; nothing is verified"
+                else _("offline: only the built-in catalogue was consulted; nothing is verified")
             )
         if not live and (inc or out) and not self.options.offline:
             warnings.append(
-                "nothing could be checked live: the servers listed come from "
-                + _where_from([c for c in (*inc, *out) if not c.verified])
-                + " and are unverified"
+                _(
+                    "nothing could be checked live: the servers listed come from {where}"
+                    " and are unverified"
+                ).format(where=_where_from([c for c in (*inc, *out) if not c.verified]))
             )
         warnings.extend(self._dns_warnings(hints, catalogue_knows=bool(inc or out)))
         home = self._home_domains(results, provider)
@@ -812,9 +816,10 @@ class Discovery:
         reach = self._reachability(health, inc, out, results, exchange, cut_off)
         if reach.unchecked and (inc or out):
             warnings.append(
-                "could not be checked from this network: "
-                + ", ".join(_UNCHECKED_TEXT[u] for u in reach.unchecked)
-                + "; the servers named by the sources are kept, unverified"
+                _(
+                    "could not be checked from this network: {reasons}; the servers named by"
+                    " the sources are kept, unverified"
+                ).format(reasons=", ".join(unchecked_text(u) for u in reach.unchecked))
             )
         return DiscoveryReport(
             address=self.address.address,
@@ -1000,8 +1005,10 @@ class Discovery:
                 f" port in {rtt:.1f} ms: probably dropped by a firewall"
             )
             warnings.append(
-                f"{p.endpoint.hostname} port {p.endpoint.port} did not answer while other ports"
-                " of the host did: a firewall on this network may block it"
+                _(
+                    "{host} port {port} did not answer while other ports of the host did:"
+                    " a firewall on this network may block it"
+                ).format(host=p.endpoint.hostname, port=p.endpoint.port)
             )
             status = StepStatus.TIMEOUT
         elif self._clock() >= self._deadline:
@@ -1020,8 +1027,10 @@ class Discovery:
             where = f"{c.endpoint.protocol.name} {c.endpoint.hostname}:{c.endpoint.port}"
             if c.endpoint.security is Security.PLAIN:
                 out.append(
-                    f"{where} offers no encryption (no STARTTLS): a password sent there crosses"
-                    " the network in clear text"
+                    _(
+                        "{where} offers no encryption (no STARTTLS): a password sent there"
+                        " crosses the network in clear text"
+                    ).format(where=where)
                 )
             elif result is not None and result.status is ProbeStatus.CERT_INVALID:
                 out.append(f"{where}: {result.detail}")
@@ -1032,7 +1041,11 @@ class Discovery:
                 and Source.GUESS not in c.sources
             ):
                 named = "/".join(s.value for s in c.sources)
-                out.append(f"{where} named by {named} did not answer: {result.detail}")
+                out.append(
+                    _("{where} named by {named} did not answer: {detail}").format(
+                        where=where, named=named, detail=result.detail
+                    )
+                )
         out.extend(self._srv_not_offered(incoming, outgoing))
         return out
 
@@ -1054,8 +1067,9 @@ class Discovery:
             )
             if offered is not None:
                 out.append(
-                    f"SRV {lookup.query_name} says this service is not offered, yet"
-                    f" {offered.endpoint} answers it"
+                    _(
+                        "SRV {name} says this service is not offered, yet {server} answers it"
+                    ).format(name=lookup.query_name, server=offered.endpoint)
                 )
         return out
 
@@ -1079,7 +1093,7 @@ class Discovery:
             chosen = candidates[0] if candidates else None
             if chosen is None:
                 continue
-            why = "verified live" if chosen.verified else "best-ranked, not verified"
+            why = _("verified live") if chosen.verified else _("best-ranked, not verified")
             by = "/".join(s.value for s in chosen.sources)
             for (source, side), first in sorted(
                 firsts.items(), key=lambda item: SOURCE_RANK.get(item[0][0], 99)
@@ -1089,7 +1103,9 @@ class Discovery:
                 if source in chosen.sources and source is not Source.SRV:
                     continue  # the source named the chosen server too, just not first
                 out.append(
-                    f"{source.value} names {first}, but {chosen.endpoint} was chosen ({by}, {why})"
+                    _("{source} names {first}, but {chosen} was chosen ({by}, {why})").format(
+                        source=source.value, first=first, chosen=chosen.endpoint, by=by, why=why
+                    )
                 )
         return out
 
@@ -1100,8 +1116,10 @@ class Discovery:
         answered = any(a.status not in (DnsStatus.TIMEOUT, DnsStatus.ERROR) for a in answers)
         if not answered and (answers or self._pending_sources):
             out.append(
-                f"the DNS server ({self._dns.describe()}) answered no query: results are"
-                " incomplete; check the network or use --dns"
+                _(
+                    "the DNS server ({server}) answered no query: results are incomplete;"
+                    " check the network or use --dns"
+                ).format(server=self._dns.describe())
             )
         elif (
             mx is not None
@@ -1109,48 +1127,62 @@ class Discovery:
             and (tld := self._dns_answers.get("SOA")) is not None
             and tld.status is DnsStatus.NXDOMAIN
         ):
-            out.append(
-                f"the DNS server ({self._dns.describe()}) says even the top-level domain"
-                f" {tld.name.rstrip('.')!r} does not exist: its view looks filtered or offline,"
-                f" so nothing can be concluded about {self.address.domain}"
-                + (
-                    "; the built-in catalogue answers instead (unverified)"
-                    if catalogue_knows
-                    else ""
-                )
+            filtered = _(
+                "the DNS server ({server}) says even the top-level domain {tld} does not exist:"
+                " its view looks filtered or offline, so nothing can be concluded about {domain}"
+            ).format(
+                server=self._dns.describe(),
+                tld=repr(tld.name.rstrip(".")),
+                domain=self.address.domain,
             )
+            if catalogue_knows:
+                filtered += _("; the built-in catalogue answers instead (unverified)")
+            out.append(filtered)
         elif (
             mx is not None
             and mx.status is DnsStatus.NXDOMAIN
             and self._dns_health() is not (DnsHealth.OK)
         ):
             out.append(
-                f"the DNS server ({self._dns.describe()}) says {self.address.domain} does not"
-                " exist, but whether it sees the Internet could not be checked (no answer about"
-                " the top-level domain): nothing is concluded from it"
+                _(
+                    "the DNS server ({server}) says {domain} does not exist, but whether it sees"
+                    " the Internet could not be checked (no answer about the top-level domain):"
+                    " nothing is concluded from it"
+                ).format(server=self._dns.describe(), domain=self.address.domain)
             )
         elif mx is not None and mx.status is DnsStatus.NXDOMAIN:
             out.append(
-                f"{self.address.domain} does not exist according to the DNS server"
-                f" ({self._dns.describe()})"
+                _("{domain} does not exist according to the DNS server ({server})").format(
+                    domain=self.address.domain, server=self._dns.describe()
+                )
             )
         elif hints.null_mx:
-            out.append(f"{self.address.domain} publishes a null MX: it accepts no mail (RFC 7505)")
+            out.append(
+                _("{domain} publishes a null MX: it accepts no mail (RFC 7505)").format(
+                    domain=self.address.domain
+                )
+            )
         elif mx is not None and mx.status is DnsStatus.NODATA:
-            out.append(f"{self.address.domain} has no MX record: mail to it may not arrive")
+            out.append(
+                _("{domain} has no MX record: mail to it may not arrive").format(
+                    domain=self.address.domain
+                )
+            )
         return out
 
 
 # ------------------------------------------------------------------ helpers
 
 
-_UNCHECKED_TEXT = {
-    Unchecked.DNS: "the DNS server gives no usable answer",
-    Unchecked.FILTERED: "ports filtered (no answer to a connection)",
-    Unchecked.REFUSED: "connections refused",
-    Unchecked.TIMEOUT: "no answer in time",
-    Unchecked.OFFLINE: "offline: nothing was asked",
-}
+def unchecked_text(reason: Unchecked) -> str:
+    """Why something could not be checked from this network, in the user's language."""
+    return {
+        Unchecked.DNS: _("the DNS server gives no usable answer"),
+        Unchecked.FILTERED: _("ports filtered (no answer to a connection)"),
+        Unchecked.REFUSED: _("connections refused"),
+        Unchecked.TIMEOUT: _("no answer in time"),
+        Unchecked.OFFLINE: _("offline: nothing was asked"),
+    }[reason]
 
 
 def _unchecked(
@@ -1193,32 +1225,38 @@ def _off_domain_warnings(
             if url:
                 chosen.append((url, "autodiscover"))
     out = []
-    for hop in off_domain([item for item, _ in chosen], home):
+    for hop in off_domain([item for item, _by in chosen], home):
         named = next(by for item, by in chosen if hop.host in item.lower())
         out.append(
-            f"{hop.host} (named by {named}) is in another domain: a password set up there"
-            f" would go to {hop.domain}, which is neither {domain}'s, its MX's nor its known"
-            " mail provider's; use it only if the provider says so"
+            _(
+                "{host} (named by {named}) is in another domain: a password set up there would"
+                " go to {other}, which is neither {domain}'s, its MX's nor its known mail"
+                " provider's; use it only if the provider says so"
+            ).format(host=hop.host, named=named, other=hop.domain, domain=domain)
         )
     return out
 
 
 # How a warning names where unverified servers were found, in source order.
-_FROM_TEXT = {
-    Source.GIVEN: "the servers you gave",
-    Source.LOCAL: "the --config-dir folder",
-    Source.CATALOGUE: "the built-in catalogue",
-}
+def _from_texts() -> dict[Source, str]:
+    return {
+        Source.GIVEN: _("the servers you gave"),
+        Source.LOCAL: _("the --config-dir folder"),
+        Source.CATALOGUE: _("the built-in catalogue"),
+    }
 
 
 def _where_from(candidates: Sequence[Candidate]) -> str:
     """Where the candidates came from, e.g. "the --config-dir folder and the built-in catalogue"."""
     found = {s for c in candidates for s in c.sources}
-    names = [text for source, text in _FROM_TEXT.items() if source in found]
-    others = found - set(_FROM_TEXT)
+    texts = _from_texts()
+    names = [text for source, text in texts.items() if source in found]
+    others = found - set(texts)
     if others:
-        names.append("other sources (" + ", ".join(sorted(str(s) for s in others)) + ")")
-    return " and ".join(names) or "the built-in catalogue"
+        names.append(
+            _("other sources ({names})").format(names=", ".join(sorted(str(s) for s in others)))
+        )
+    return _(" and ").join(names) or _("the built-in catalogue")
 
 
 def _merge_exchange(results: list[SourceResult], hints: dnshints.Hints) -> ExchangeFacts | None:

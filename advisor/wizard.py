@@ -678,7 +678,9 @@ class Wizard:
         self.p.say("")
         self.p.say(
             _("{protocol} settings for {email} written to {folder}:").format(
-                protocol=protocol.upper(), email=account.email, folder=out
+                protocol={"imap": "IMAP", "pop3": "POP3"}.get(protocol, "Exchange"),
+                email=account.email,
+                folder=out,
             )
         )
         for f in files:
