@@ -109,3 +109,50 @@ def test_a_challenge_on_propfind_is_a_dav_server(
     assert "401" in report["dav"]["caldav"][0]["detail"]
     assert report["dav"]["carddav"] == []
     assert all(not r.header("Authorization") for r in site.requests)
+
+
+def test_autoconfig_and_autodiscover_name_dav_servers(
+    lab: Lab, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.lab.web import xml
+
+    lab.zone("named.test")
+    site = lab.web("autoconfig.named.test", "autodiscover.named.test")
+    config = (
+        '<?xml version="1.0"?><clientConfig version="1.1"><emailProvider id="named.test">'
+        "<domain>named.test</domain>"
+        '<incomingServer type="imap"><hostname>imap.named.test</hostname><port>993</port>'
+        "<socketType>SSL</socketType><username>%EMAILADDRESS%</username>"
+        "<authentication>password-cleartext</authentication></incomingServer>"
+        '<outgoingServer type="smtp"><hostname>smtp.named.test</hostname><port>465</port>'
+        "<socketType>SSL</socketType><username>%EMAILADDRESS%</username>"
+        "<authentication>password-cleartext</authentication></outgoingServer>"
+        "</emailProvider>"
+        '<calendar type="caldav"><username>%EMAILADDRESS%</username>'
+        "<serverURL>https://cal.named.test/dav/</serverURL></calendar>"
+        '<addressBook type="carddav"><serverURL>http://book.named.test/</serverURL>'
+        "</addressBook></clientConfig>"
+    )
+    site.route("autoconfig.named.test", "GET", "/mail/config-v1.1.xml", xml(config))
+    outer = "http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006"
+    inner = "http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a"
+    pox = (
+        f'<?xml version="1.0" encoding="utf-8"?><Autodiscover xmlns="{outer}">'
+        f'<Response xmlns="{inner}"><Account><AccountType>email</AccountType>'
+        "<Action>settings</Action>"
+        "<Protocol><Type>IMAP</Type><Server>imap.named.test</Server><Port>993</Port>"
+        "<SSL>on</SSL></Protocol>"
+        "<Protocol><Type>CalDAV</Type><Server>https://cal.named.test/dav/</Server></Protocol>"
+        "<Protocol><Type>CardDAV</Type><Server>https://book.named.test/</Server></Protocol>"
+        "</Account></Response></Autodiscover>"
+    )
+    site.route("autodiscover.named.test", "POST", "/autodiscover/autodiscover.xml", xml(pox))
+    report = run(capsys, lab, "jane@named.test")
+    caldav, carddav = report["dav"]["caldav"], report["dav"]["carddav"]
+    assert [(e["url"], e["sources"], e["verified"]) for e in caldav] == [
+        ("https://cal.named.test/dav/", ["autoconfig", "autodiscover"], False)
+    ]
+    # The autoconfig's plain-http address book is not taken; Autodiscover's https one is.
+    assert [(e["url"], e["sources"]) for e in carddav] == [
+        ("https://book.named.test/", ["autodiscover"])
+    ]

@@ -171,6 +171,9 @@ class ClientConfig:
     providers: tuple[EmailProvider, ...]
     ignored: tuple[str, ...] = ()  # one line per skipped element, attribute or value
     more_ignored: int = 0  # further distinct notes past MAX_NOTES, counted, not kept
+    # Draft sections beside <emailProvider>: <calendar type="caldav"> and
+    # <addressBook type="carddav">, as ("caldav" | "carddav", https serverURL).
+    dav: tuple[tuple[str, str], ...] = ()
 
     def for_address(self, address: EmailAddress, *, real_name: str = "") -> ClientConfig:
         """A copy with placeholders in host names, user names and URLs filled in.
@@ -207,7 +210,7 @@ class ClientConfig:
             )
             for p in self.providers
         )
-        return ClientConfig(self.version, providers, tuple(notes.items), notes.more)
+        return ClientConfig(self.version, providers, tuple(notes.items), notes.more, self.dav)
 
 
 # --- placeholders ------------------------------------------------------------
@@ -323,6 +326,12 @@ _BOOLEANS = {"true": True, "false": False}
 _QUIET_PROVIDER_CHILDREN = frozenset({"inputField"})
 _QUIET_SERVER_CHILDREN = frozenset({"password"})  # a config must not carry secrets
 _QUIET_ROOT_CHILDREN = frozenset({"clientConfigUpdate"})
+# Draft: calendars and address books beside emailProvider, used for CalDAV/CardDAV.
+_DAV_SECTIONS = {
+    ("calendar", "caldav"): "caldav",
+    ("addressBook", "carddav"): "carddav",
+    ("addressbook", "carddav"): "carddav",
+}
 # Draft: sections beside emailProvider for other kinds of account.
 _OTHER_SECTIONS = frozenset(
     {
@@ -483,6 +492,7 @@ def parse_client_config_tree(
     shared_enable: EnableInstructions | None = None
     shared_webmail: str | None = None
     parsed: list[EmailProvider] = []
+    dav: list[tuple[str, str]] = []
     for name, child in _children(root):
         if name == "emailProvider":
             parsed.append(_provider(child, notes))
@@ -492,6 +502,15 @@ def parse_client_config_tree(
             shared_enable = shared_enable or _enable(child, notes)
         elif name == "webMail":
             shared_webmail = shared_webmail or _webmail(child, notes)
+        elif (name, (_attr(child, "type") or "").lower()) in _DAV_SECTIONS:
+            kind = _DAV_SECTIONS[(name, (_attr(child, "type") or "").lower())]
+            # The draft writes <url>; Thunderbird's older wiki, <serverURL>.
+            raw = _text(_first(child, "url")) or _text(_first(child, "serverURL"))
+            url = _url(raw, ("https",)) if raw else None
+            if url is None or "%EMAIL" in url.upper():
+                notes.add(f"<{name} type={kind}> without a plain https serverURL: ignored")
+            elif (kind, url) not in dav:
+                dav.append((kind, url))
         elif name in _OTHER_SECTIONS:
             kind = _attr(child, "type") or "?"
             notes.add(f"<{name}> section (type {short(kind)}) not used: skipped")
@@ -516,6 +535,7 @@ def parse_client_config_tree(
         providers=tuple(providers),
         ignored=tuple(notes.items),
         more_ignored=notes.more,
+        dav=tuple(dav),
     )
     return config, root
 

@@ -470,7 +470,20 @@ def _result(
         webmail_url(provider.web_mail_url)
         if winner.trusted or source is Source.CATALOGUE
         else None,
+        _dav_of(config.dav, source) if winner.trusted else None,
     )
+
+
+def _dav_of(named: tuple[tuple[str, str], ...], source: Source) -> DavFacts | None:
+    """A file's CalDAV/CardDAV sections (draft autoconfig), named, not yet checked."""
+    if not named:
+        return None
+    detail = f"named by {source}; not checked"
+
+    def of(kind: str) -> tuple[DavEndpoint, ...]:
+        return tuple(DavEndpoint(u, (source,), False, detail) for k, u in named if k == kind)
+
+    return DavFacts(of("caldav"), of("carddav"))
 
 
 def webmail_url(url: str | None) -> str | None:

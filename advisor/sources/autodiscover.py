@@ -66,7 +66,15 @@ from advisor.formats.autodiscover import (
     parse_response,
     request_body,
 )
-from advisor.models import ExchangeFacts, Protocol, Source, Step, StepStatus
+from advisor.models import (
+    DavEndpoint,
+    DavFacts,
+    ExchangeFacts,
+    Protocol,
+    Source,
+    Step,
+    StepStatus,
+)
 from advisor.net.http import MAX_HOPS, FetchStatus
 from advisor.net.resolver import DnsStatus
 from advisor.sources import NamedServer, SourceResult
@@ -827,6 +835,7 @@ class _Autodiscover:
             origin=final.url if final is not None else None,
             # A page to type a password into: only from an answer trusted all the way.
             webmail=webmail_url(final.response.owa_url) if final and final.trusted else None,
+            dav=_pox_dav(final.response.protocols) if final and final.trusted else None,
         )
 
     def _hosted(self, final: _Answer | None, v2: list[_V2], probes: list[_Probe]) -> str | None:
@@ -993,3 +1002,21 @@ def _looks_html(result: HttpResult) -> bool:
     return "html" in content_type or result.body.lstrip()[:15].lower().startswith(
         (b"<!doctype html", b"<html")
     )
+
+
+def _pox_dav(protocols: Sequence[AutodiscoverProtocol]) -> DavFacts | None:
+    """``<Protocol><Type>CalDAV</Type><Server>https://...`` (automx2 writes these)."""
+    from advisor.formats.text import url_problem
+
+    found: dict[str, list[DavEndpoint]] = {"caldav": [], "carddav": []}
+    for p in protocols:
+        kind = p.type.lower()
+        if kind in found and p.server and url_problem(p.server) is None:
+            found[kind].append(
+                DavEndpoint(
+                    p.server, (Source.AUTODISCOVER,), False, "named by autodiscover; not checked"
+                )
+            )
+    if not found["caldav"] and not found["carddav"]:
+        return None
+    return DavFacts(tuple(found["caldav"]), tuple(found["carddav"]))

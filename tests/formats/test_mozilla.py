@@ -308,8 +308,9 @@ def test_version_1_2_document_with_url_based_servers() -> None:
     assert activesync.auth == ("http-basic",)
     assert config.ignored == (
         "unknown authentication 'SASL scram-sha-256-plus' on imap imap.example.com:993: ignored",
-        "<calendar> section (type 'caldav') not used: skipped",
     )
+    # The draft's calendar section is what CalDAV discovery uses (issue 18).
+    assert config.dav == (("caldav", "https://cal.example.com/dav"),)
 
 
 @pytest.mark.parametrize("version", ["1.0", "1.1", "1.2", "2.0", "banana", ""])
