@@ -24,6 +24,7 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
+from advisor.i18n import _
 from advisor.models import DavEndpoint, DavFacts, Source, Step, StepStatus
 from advisor.sources import SourceResult
 from advisor.sources.dnshints import registrable_domain
@@ -144,8 +145,10 @@ def discover(domain: str, *, dns: DnsClient, http: HttpClient, deadline: float) 
         plain = dns.query(f"_{kind}._tcp.{domain}", "SRV", deadline=deadline)
         if any(r.target.to_text(True) not in ("", ".") for r in plain.records):
             warnings.append(
-                f"_{kind}._tcp.{domain} names a {kind} server without TLS: not used"
-                " (the password would cross the network in clear)"
+                _(
+                    "{name} names a {kind} server without TLS: not used (the password would"
+                    " cross the network in clear)"
+                ).format(name=f"_{kind}._tcp.{domain}", kind=kind)
             )
         candidates.append((f"https://{domain}/.well-known/{kind}", Source.WELL_KNOWN))
         seen: set[str] = set()
