@@ -1384,27 +1384,9 @@ class _OnboardProgress:
     """Rows done of all, failures, rate and ETA on stderr (only on a terminal)."""
 
     def __init__(self) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from advisor.progress import progress_bar
 
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} failed"),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-            transient=False,
-        )
+        self._progress = progress_bar()
         self._progress.start()
         self._rows = self._progress.add_task("Employees", total=None, failed=0)
         self._domains = self._progress.add_task("Domains", total=None, failed=0)

@@ -199,26 +199,9 @@ class _Progress:
     """Domains done of all, failures, elapsed time and ETA on stderr (only on a terminal)."""
 
     def __init__(self, total: int) -> None:
-        from rich.console import Console
-        from rich.progress import (
-            BarColumn,
-            MofNCompleteColumn,
-            Progress,
-            TextColumn,
-            TimeElapsedColumn,
-            TimeRemainingColumn,
-        )
+        from advisor.progress import progress_bar
 
-        self._progress = Progress(
-            TextColumn("{task.description}"),
-            BarColumn(),
-            MofNCompleteColumn(),
-            TextColumn("{task.fields[failed]} " + _("failed")),
-            TimeElapsedColumn(),
-            TextColumn("ETA"),
-            TimeRemainingColumn(),
-            console=Console(stderr=True),
-        )
+        self._progress = progress_bar()
         self._progress.start()
         self._task = self._progress.add_task(_("Domains"), total=total, failed=0)
         self._failed = 0
