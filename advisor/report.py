@@ -894,6 +894,60 @@ def groupware_lines(rec: Recommendation) -> list[str]:
     return lines
 
 
+def _webmail_first(rec: Recommendation, console: Console, *, lang: str, explain: bool) -> None:
+    """ "You may not need a mail program", with the reasons, before the protocol."""
+    escape = _markup_escape()
+    first = _(
+        "You may not need a mail program: your provider's webmail, {url}, in a browser"
+        " does what you need."
+    ).format(url=rec.webmail_url or "")
+    console.print(f"[green]{escape(first)}[/green]")
+    for rule, points in rec.webmail_reasons:
+        if points > 0:
+            text = escape(rule.explanation(lang))
+            _item(console, f"+{points}" if explain else "-", text)
+    if rec.recommended is not None:
+        console.print(escape(_("If you want a mail program all the same:")))
+
+
+def _verdict(rec: Recommendation, console: Console, *, explain: bool) -> None:
+    """The recommended protocol and the confidence (in percent with ``explain``)."""
+    escape = _markup_escape()
+    if rec.recommended is None:
+        none = _("No protocol can be recommended: every one is excluded.")
+        console.print(f"[red]{escape(none)}[/red]")
+        return
+    if explain:
+        recommended = _("Recommended: {protocol} (confidence {label}, {percent})")
+    else:
+        recommended = _("Recommended: {protocol} (confidence {label})")
+    recommended = recommended.format(
+        protocol=_PROTOCOL_NAMES[rec.recommended],
+        label=_confidence_label(rec.confidence_label),
+        percent=i18n.percent(rec.confidence),
+    )
+    console.print(f"[green]{escape(recommended)}[/green]")
+
+
+def _why(best: Choice, console: Console, *, lang: str, explain: bool) -> None:
+    """Why it fits: a home user reads the reasons for it; the points against, the
+    points and the rule ids are ``--explain``'s."""
+    escape = _markup_escape()
+    reasons = sorted(best.reasons, key=lambda item: -item[1])
+    if not explain:
+        reasons = [(rule, points) for rule, points in reasons if points > 0]
+    if not reasons:
+        return
+    console.print(escape(_("Why:")))
+    for rule, points in reasons:
+        text = escape(rule.explanation(lang))
+        if explain:
+            sign = "+" if points > 0 else ""
+            _item(console, f"{sign}{points}", f"{text} [dim]({rule.id})[/dim]")
+        else:
+            _item(console, "-", text)
+
+
 def render_recommendation(
     rec: Recommendation, console: Console, *, lang: str, address: str, explain: bool = False
 ) -> None:
@@ -911,44 +965,11 @@ def render_recommendation(
     title = _("Recommendation for {address}").format(address=address).rstrip()
     console.print(f"[bold]{escape(title)}[/bold]")
     if rec.webmail_suffices:
-        first = _(
-            "You may not need a mail program: your provider's webmail, {url}, in a browser"
-            " does what you need."
-        ).format(url=rec.webmail_url or "")
-        console.print(f"[green]{escape(first)}[/green]")
-        for rule, points in rec.webmail_reasons:
-            if points > 0:
-                text = escape(rule.explanation(lang))
-                _item(console, f"+{points}" if explain else "-", text)
-        if rec.recommended is not None:
-            console.print(escape(_("If you want a mail program all the same:")))
-    if rec.recommended is None:
-        none = _("No protocol can be recommended: every one is excluded.")
-        console.print(f"[red]{escape(none)}[/red]")
-    else:
-        label = _confidence_label(rec.confidence_label)
-        protocol = _PROTOCOL_NAMES[rec.recommended]
-        if explain:
-            recommended = _("Recommended: {protocol} (confidence {label}, {percent})")
-        else:
-            recommended = _("Recommended: {protocol} (confidence {label})")
-        recommended = recommended.format(
-            protocol=protocol, label=label, percent=i18n.percent(rec.confidence)
-        )
-        console.print(f"[green]{escape(recommended)}[/green]")
+        _webmail_first(rec, console, lang=lang, explain=explain)
+    _verdict(rec, console, explain=explain)
     best = rec.ranking[0] if rec.recommended else None
-    reasons = sorted(best.reasons, key=lambda item: -item[1]) if best is not None else []
-    if not explain:  # a home user reads why it fits; the points against are --explain's
-        reasons = [(rule, points) for rule, points in reasons if points > 0]
-    if reasons:
-        console.print(escape(_("Why:")))
-        for rule, points in reasons:
-            text = escape(rule.explanation(lang))
-            if explain:
-                sign = "+" if points > 0 else ""
-                _item(console, f"{sign}{points}", f"{text} [dim]({rule.id})[/dim]")
-            else:
-                _item(console, "-", text)
+    if best is not None:
+        _why(best, console, lang=lang, explain=explain)
     others = [c for c in rec.ranking if c is not best]
     if others:
         console.print(escape(_("Alternatives:")))
