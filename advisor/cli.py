@@ -797,19 +797,10 @@ def verify(
     from advisor.net.resolver import DnsClient, parse_nameservers
     from advisor.net.trust import client_context
     from advisor.secrets import read_password, read_token
-    from advisor.verify import (
-        Check,
-        VerifyOptions,
-        run_checks,
-        targets_from_config,
-        targets_from_report,
-        to_json,
-        unreachable,
-    )
+    from advisor.verify import Check, VerifyOptions, run_checks, to_json, unreachable
 
     parsed = parse_address(address)
     manual = manual or ManualServersType()
-    protocol = manual.protocol
     if from_json is not None and config is not None:
         raise AdvisorError("give --from-json or --config, not both")
     if config is not None and manual.given:
@@ -822,42 +813,10 @@ def verify(
         raise AdvisorError("--username: empty or not printable")
     context = client_context(ca_file)
     dns_client = DnsClient(parse_nameservers(list(dns or [])))
-    saved = None
-    if from_json is not None:
-        from advisor.planning import read_report
-
-        # Before the secret: a report made for another address is refused, so the
-        # password can never go to that mailbox's servers.
-        saved = read_report(from_json, address)
     who = username or parsed.address_ascii
-    if config is not None:
-        source = f"config {config}"
-        targets = targets_from_config(config, parsed.address_ascii, protocol)
-    elif saved is not None:
-        source = f"report {from_json}"
-        targets = targets_from_report(manual.add_to_report(saved), protocol)
-    else:
-        from advisor.discovery import Options
-        from advisor.runner import run_discovery
-
-        source = "discovery"
-        report = run_discovery(
-            address,
-            nameservers=dns or [],
-            ca_file=ca_file,
-            options=Options(config_dir=manual.config_dir, given=manual),
-        )
-        targets = targets_from_report(report, protocol)
-    # Before any login: a server outside the address's domains is named, with where
-    # the password would go.
-    checked = [t.url or t.host for t in targets]
-    if config is not None:
-        from advisor.offdomain import home_domains, off_domain
-
-        for hop in off_domain(checked, home_domains(parsed.domain_ascii)):
-            _print_off_domain(hop, parsed.domain)
-    else:
-        _warn_off_domain(report if saved is None else manual.add_to_report(saved), checked)
+    source, targets = _verify_targets(
+        parsed, from_json=from_json, config=config, manual=manual, dns=dns, ca_file=ca_file
+    )
     # Then each server is looked up and connected to, without credentials: the
     # secret is asked for only when at least one of them can be reached.
     unreachable_now = unreachable(targets, dns=dns_client)
@@ -934,6 +893,52 @@ def _print_off_domain(hop: "OffDomain", domain: str) -> None:
     from advisor.offdomain import hop_warning
 
     sys.stderr.write(f"advisor: {_('warning:')} {hop_warning(hop, domain)}\n")
+
+
+def _verify_targets(
+    parsed: Any,
+    *,
+    from_json: Path | None,
+    config: Path | None,
+    manual: Any,
+    dns: list[str] | None,
+    ca_file: Path | None,
+) -> tuple[str, list[Any]]:
+    """Where verify's servers come from (a configuration file, a saved report or a
+    fresh discovery) and the servers; each one outside the address's domains is named
+    on stderr with where the password would go, before any login."""
+    from advisor.verify import targets_from_config, targets_from_report
+
+    protocol = manual.protocol
+    if config is not None:
+        from advisor.offdomain import home_domains, off_domain
+
+        targets = targets_from_config(config, parsed.address_ascii, protocol)
+        checked = [t.url or t.host for t in targets]
+        for hop in off_domain(checked, home_domains(parsed.domain_ascii)):
+            _print_off_domain(hop, parsed.domain)
+        return f"config {config}", targets
+    if from_json is not None:
+        from advisor.planning import read_report
+
+        # A report made for another address is refused: the password can never go
+        # to that mailbox's servers.
+        report = manual.add_to_report(read_report(from_json, parsed.address))
+        source = f"report {from_json}"
+    else:
+        from advisor.discovery import Options
+        from advisor.runner import run_discovery
+
+        report = run_discovery(
+            parsed.address,
+            nameservers=dns or [],
+            ca_file=ca_file,
+            options=Options(config_dir=manual.config_dir, given=manual),
+        )
+        source = "discovery"
+    targets = targets_from_report(report, protocol)
+    _warn_off_domain(report, [t.url or t.host for t in targets])
+    return source, targets
 
 
 def _no_server_reachable(
