@@ -62,6 +62,7 @@ from advisor.models import (
 )
 from advisor.net.connect import ConnectStatus, connect
 from advisor.net.resolver import AddressAnswer, DnsAnswer, DnsClient, DnsStatus
+from advisor.report import unchecked_text
 from advisor.sources import NamedServer, SourceResult, dnshints, guess, srv
 
 if TYPE_CHECKING:
@@ -1172,17 +1173,6 @@ class Discovery:
 
 
 # ------------------------------------------------------------------ helpers
-
-
-def unchecked_text(reason: Unchecked) -> str:
-    """Why something could not be checked from this network, in the user's language."""
-    return {
-        Unchecked.DNS: _("the DNS server gives no usable answer"),
-        Unchecked.FILTERED: _("ports filtered (no answer to a connection)"),
-        Unchecked.REFUSED: _("connections refused"),
-        Unchecked.TIMEOUT: _("no answer in time"),
-        Unchecked.OFFLINE: _("offline: nothing was asked"),
-    }[reason]
 
 
 def _unchecked(

@@ -809,19 +809,24 @@ def _confidence_label(label: str) -> str:
     return labels.get(label, label)
 
 
+def unchecked_text(reason: Unchecked) -> str:
+    """Why something could not be checked from this network, in the user's language."""
+    return {
+        Unchecked.DNS: _("the DNS server gives no usable answer"),
+        Unchecked.FILTERED: _("ports filtered (no answer to a connection)"),
+        Unchecked.REFUSED: _("connections refused"),
+        Unchecked.TIMEOUT: _("no answer in time"),
+        Unchecked.OFFLINE: _("offline: nothing was asked"),
+    }[reason]
+
+
 def unchecked_caveat(facts: Mapping[str, object]) -> str | None:
     """ "Could not be checked from this network: ..." from ``discovery.unchecked``, or None."""
     value = facts.get("discovery.unchecked")
     if not isinstance(value, str) or not value:
         return None
-    texts = {
-        "dns": _("the DNS server gives no usable answer"),
-        "filtered": _("ports filtered (no answer to a connection)"),
-        "refused": _("connections refused"),
-        "timeout": _("no answer in time"),
-        "offline": _("offline: nothing was asked"),
-    }
-    reasons = [texts[code] for code in value.split(",") if code in texts]
+    codes = {u.value for u in Unchecked}
+    reasons = [unchecked_text(Unchecked(code)) for code in value.split(",") if code in codes]
     if not reasons:
         return None
     if facts.get("discovery.known") == "nothing":
