@@ -23,6 +23,7 @@ from advisor.wizard import WizardOptions, run_wizard
 from tests.lab.servers import Lab
 from tests.lab.web import xml
 from tests.test_discovery import discover_json, run_cli
+from tests.test_wizard import NEEDS_DEFAULTS
 
 pytestmark = pytest.mark.lab
 
@@ -149,27 +150,7 @@ def test_servers_of_the_mx_domain_are_not_off_domain(
 
 def wizard_run(report_path: Path, tmp_path: Path, accept: bool) -> tuple[Any, ScriptedPrompter]:
     report = from_json(json.loads(report_path.read_text()), address=ADDRESS)
-    keys = [
-        "devices.desktop",
-        "devices.laptop",
-        "devices.phone",
-        "devices.tablet",
-        "devices.shared",
-        "calendars",
-        "contacts",
-        "tasks",
-        "collaborative",
-        "remote_work",
-        "organisation",
-        "microsoft",
-        "mailbox_size_gb",
-        "quota_gb",
-        "offline",
-        "backed_up",
-        "data_residency",
-        "recap",
-    ]
-    answers: dict[str, object] = dict.fromkeys(keys, DEFAULT)
+    answers: dict[str, object] = dict(NEEDS_DEFAULTS)  # every needs question, its default
     answers |= {
         "clients": ["thunderbird"],
         "export": True,
